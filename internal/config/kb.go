@@ -1,0 +1,17 @@
+package config
+
+// KB is the knowledge base and its editor.
+type KB struct {
+	// Demo loads the bundled demo articles on first start when the KB is empty (default true).
+	Demo *bool `yaml:"demo"`
+	// AdminToken protects the editor until accounts exist; set it through
+	// CONCIERGE_KB_ADMIN_TOKEN. Empty: a random token is generated and logged at start.
+	AdminToken string `yaml:"admin_token"`
+}
+
+func (k *KB) defaults() {}
+
+// LoadDemo reports whether the demo KB is loaded into an empty KB.
+func (k *KB) LoadDemo() bool { return k.Demo == nil || *k.Demo }
+
+func (k *KB) validate() error { return nil }
