@@ -20,7 +20,7 @@ func BenchmarkDurableAppend(b *testing.B) {
 			s := openTest(b, "")
 			ctx := context.Background()
 			var n atomic.Int64
-			b.SetParallelism(max(1, senders/max(1, runtimeProcs())))
+			b.SetParallelism(perProc)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

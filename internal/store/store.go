@@ -51,9 +51,9 @@ type Store struct {
 	w      *sql.DB // one writer connection
 	r      readDB  // a pool of readers
 	wcache *stmtCache
-	log  zerolog.Logger
-	opts Options
-	now  func() time.Time
+	log    zerolog.Logger
+	opts   Options
+	now    func() time.Time
 
 	writes   chan *writeReq
 	quit     chan struct{}
