@@ -92,6 +92,8 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) erro
 			return concierge.Invalidf("field %q: want %s", te.Field, te.Type)
 		case errors.Is(err, io.EOF):
 			return concierge.Invalidf("empty body")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return concierge.Invalidf("malformed JSON: the body ends in the middle of a value")
 		}
 		return concierge.Invalidf("%v", err)
 	}
