@@ -68,7 +68,9 @@ func TestDecodeJSONSaysWhatIsWrong(t *testing.T) {
 		`{"a": 1, "pad": "` + strings.Repeat("x", 100) + `"}`: "larger than",
 	}
 	for body, want := range cases {
-		var v struct{ A int `json:"a"` }
+		var v struct {
+			A int `json:"a"`
+		}
 		r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 		err := DecodeJSON(httptest.NewRecorder(), r, &v, 64)
 		if err == nil || !strings.Contains(err.Error(), want) {
