@@ -265,6 +265,26 @@ const (
 	ActionHuman Action = "human" // asked for a person through a command or menu
 )
 
+// actionPayload prefixes the payload under which an Inbound's Action is stored.
+const actionPayload = "action:"
+
+// StoredPayload is the payload a message stores for an inbound: the quick-reply payload,
+// or the explicit action ("action:human") so the bot sees it when routing the message.
+func (in *Inbound) StoredPayload() string {
+	if in.Payload == "" && in.Action != ActionNone {
+		return actionPayload + string(in.Action)
+	}
+	return in.Payload
+}
+
+// Action is the explicit request a user message carries (see Inbound.Action).
+func (m *Message) Action() Action {
+	if a, ok := strings.CutPrefix(m.Payload, actionPayload); ok {
+		return Action(a)
+	}
+	return ActionNone
+}
+
 // Profile is what the channel (or the host site, when verified) told us about the contact.
 type Profile struct {
 	Name       string

@@ -79,7 +79,7 @@ func (s *Store) Receive(ctx context.Context, in concierge.Inbound) (Received, er
 		}
 		m := concierge.Message{
 			ConversationID: conv.ID, Sender: concierge.SenderUser, SenderName: contact.Name,
-			Text: in.Text, Payload: in.Payload, Attachments: in.Attachments,
+			Text: in.Text, Payload: in.StoredPayload(), Attachments: in.Attachments,
 			ExternalID: in.MessageID, Edited: in.Edited, CreatedAt: in.ReceivedAt.UTC(),
 		}
 		if err := insertMessage(ctx, tx, &conv, &m, false, now); err != nil {

@@ -246,3 +246,15 @@ func TestApplyTurnRecordsEverythingAtOnce(t *testing.T) {
 		t.Fatalf("%d decisions recorded, want 1", decisions)
 	}
 }
+
+func TestExplicitActionsAreStoredWithTheMessage(t *testing.T) {
+	s := openTest(t, "")
+	rec, err := s.Receive(context.Background(), concierge.Inbound{Channel: "telegram:b", ContactID: "1", Text: "/human", Action: concierge.ActionHuman})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := s.Message(context.Background(), rec.Message.ID)
+	if m.Action() != concierge.ActionHuman {
+		t.Fatalf("stored message action %q (payload %q), want human", m.Action(), m.Payload)
+	}
+}
