@@ -561,6 +561,11 @@ func (s *shard) run(ctx context.Context, route func(context.Context, int64)) {
 func (g *Gateway) runOutbox(ctx context.Context) {
 	var mu sync.Mutex
 	inflight := map[int64]bool{}
+	// A scan reads a snapshot of the outbox; a delivery that finishes after the snapshot
+	// was read would look pending in it. Each scan has a generation, and a conversation
+	// whose delivery finished during the current generation waits for the next scan.
+	var gen int64
+	finished := map[int64]int64{}
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -573,6 +578,10 @@ func (g *Gateway) runOutbox(ctx context.Context) {
 		case <-g.wake:
 		case <-t.C:
 		}
+		mu.Lock()
+		gen++
+		scan := gen
+		mu.Unlock()
 		items, err := g.store.PendingOutbox(ctx, 1000)
 		if err != nil && ctx.Err() == nil {
 			g.log.Warn().Err(err).Msg("outbox scan failed; retrying")
@@ -593,7 +602,7 @@ func (g *Gateway) runOutbox(ctx context.Context) {
 				continue
 			}
 			mu.Lock()
-			busy := inflight[cid]
+			busy := inflight[cid] || finished[cid] >= scan
 			if !busy {
 				inflight[cid] = true
 			}
@@ -612,11 +621,19 @@ func (g *Gateway) runOutbox(ctx context.Context) {
 				g.deliver(ctx, it)
 				mu.Lock()
 				delete(inflight, cid)
+				finished[cid] = gen
 				mu.Unlock()
 				<-sem
 				g.wakeOutbox()
 			}()
 		}
+		mu.Lock()
+		for cid, fg := range finished {
+			if fg < scan {
+				delete(finished, cid)
+			}
+		}
+		mu.Unlock()
 		if !t.Stop() {
 			select {
 			case <-t.C:
