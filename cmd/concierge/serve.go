@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/conciergehq/concierge/channels"
+	"github.com/conciergehq/concierge/internal/blob"
 	"github.com/conciergehq/concierge/internal/bus"
 	"github.com/conciergehq/concierge/internal/httpx"
 )
@@ -28,6 +30,7 @@ type server struct {
 	gateway  *channels.Gateway
 	mux      *http.ServeMux
 	auth     httpx.Auth
+	blobs    *blob.Store // customers' files (attachments), viewable by agents
 	services []service
 	// ready is set once everything started and cleared when shutdown begins.
 	ready atomic.Bool
@@ -67,6 +70,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	s := &server{env: e, bus: bus.New(), mux: http.NewServeMux()}
+	if s.blobs, err = blob.New(filepath.Join(e.dataDir, "uploads"), 25<<20); err != nil {
+		return err
+	}
 	s.gateway = channels.New(e.store, s.bus, e.metrics, e.log, channels.Options{})
 	if err := s.setup(ctx); err != nil {
 		return err
@@ -93,6 +99,8 @@ func (s *server) setup(ctx context.Context) error {
 			return fmt.Errorf("set up %s: %w", st.name, err)
 		}
 	}
+	// Mounted after the features so it uses the final guard (accounts replace the token).
+	s.mux.Handle("GET /attachments/{key}", s.auth.Require(httpx.RoleAgent, s.blobs.Handler()))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
