@@ -123,3 +123,18 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 }
+
+func TestBackupCommandCopiesTheDatabase(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "copy.db")
+	var buf bytes.Buffer
+	if code := run(context.Background(), []string{"backup", "--data", dir, "--out", out, "--log-level", "warn"}, nil, &buf, &buf); code != 0 {
+		t.Fatalf("backup exit %d: %s", code, buf.String())
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() == 0 {
+		t.Fatalf("no backup written: %v", err)
+	}
+	if code := run(context.Background(), []string{"backup", "--data", dir}, nil, &buf, &buf); code != 2 {
+		t.Fatalf("backup without --out exit %d, want 2", code)
+	}
+}
