@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/conciergehq/concierge/kb"
 )
@@ -49,7 +50,7 @@ func builtinDetails() []DetailKind {
 		{Name: "region", Find: regexp.MustCompile(`\b((?:us|eu|ap|sa|ca|me|af|cn|il|mx)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d)\b`),
 			Valid: regexp.MustCompile(`^(?:[a-z]{2}-[a-z]+-\d|[a-z]{2,}(?:[- ][a-z]+)*)$`), Example: "eu-west-1"},
 		{Name: "error_code", Find: regexp.MustCompile(`(?i)(?:(?:\b(?:error|code)|错误码|错误代码|错误)\s*(?:code\s*)?[:#：]?\s*([A-Z]{0,4}[-_]?\d{2,6}|0x[0-9a-f]{4,8})\b|\b((?:E|ERR)[-_]?\d{2,6}|0x[0-9a-f]{8})\b)`),
-			Valid: regexp.MustCompile(`(?i)^(?:[a-z]{0,5}[-_]?\d{2,6}|0x[0-9a-f]{4,8}|[a-z_]{3,40})$`), Example: "E1234"},
+			Valid: regexp.MustCompile(`^(?:(?i:[a-z]{0,5}[-_]?\d{2,6}|0x[0-9a-f]{4,8})|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$`), Example: "E1234"},
 		{Name: "order_number", Find: regexp.MustCompile(`(?i)(?:\b(?:order|ord|purchase)\s*(?:number|no\.?|num|id|#)?\s*[:#：]?\s*#?\s*([A-Z]{0,4}-?\d{4,14})\b|(?:订单号?|订单编号)\s*[:：]?\s*([A-Z]{0,4}-?\d{4,14})|#(\d{4,14})\b|\b(ORD-?\d{4,14})\b)`),
 			Valid: regexp.MustCompile(`(?i)^#?[A-Z]{0,4}-?\d{4,14}$`), Example: "ORD-123456"},
 		{Name: "account_id", Find: regexp.MustCompile(`(?i)(?:\b(?:account|acct|customer)\s*(?:id|number|no\.?|#)\s*[:#：]?\s*([A-Z0-9][A-Z0-9-]{3,23})\b|(?:账户|账号|帐号)\s*(?:ID|id)?\s*[:：]?\s*([A-Z0-9][A-Z0-9-]{3,23}))`),
@@ -202,10 +203,25 @@ func (k *DetailKind) Validate(reply string) (string, bool) {
 	if k.Valid == nil {
 		return v, v != "" && len(v) <= 200
 	}
-	if !k.Valid.MatchString(v) || (k.Check != nil && !k.Check(v)) {
-		return "", false
+	if k.valid(v) {
+		return v, true
 	}
-	return v, true
+	// "it's 7700123": one word of the reply is the value.
+	found := ""
+	for _, w := range strings.FieldsFunc(reply, func(r rune) bool { return unicode.IsSpace(r) || strings.ContainsRune(",;:!?。！？，：", r) }) {
+		w = strings.Trim(w, ".\"'()[]“”‘’")
+		if k.valid(w) {
+			if found != "" && found != w {
+				return "", false // two candidates: ask again rather than guess
+			}
+			found = w
+		}
+	}
+	return found, found != ""
+}
+
+func (k *DetailKind) valid(v string) bool {
+	return v != "" && k.Valid.MatchString(v) && (k.Check == nil || k.Check(v))
 }
 
 func validIP(s string) bool { return net.ParseIP(s) != nil }

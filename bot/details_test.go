@@ -64,6 +64,10 @@ func TestValidateDetailReplies(t *testing.T) {
 		{d.Kind("ip_address"), "10.0.0.30", "10.0.0.30", true},
 		{d.Kind("region"), "eu-west-1", "eu-west-1", true},
 		{d.Kind("error_code"), "E-1234", "E-1234", true},
+		{d.Kind("error_code"), "ACCESS_DENIED", "ACCESS_DENIED", true},
+		{d.Kind("error_code"), "nope", "", false},
+		{d.Kind("order_number"), "it's 7700123", "7700123", true},
+		{d.Kind("order_number"), "either 123456 or 654321", "", false},
 		{d.Kind("url"), "https://example.com/x", "https://example.com/x", true},
 		{d.Kind("url"), "not a url", "", false},
 		{d.Kind("phone"), "12-34", "", false},
@@ -71,6 +75,7 @@ func TestValidateDetailReplies(t *testing.T) {
 		{d.Kind("phone"), "+1 (555) 010-0199", "+1 (555) 010-0199", true},
 		{article, "M-123456", "M-123456", true},
 		{article, "123456", "", false},
+		{article, "it is M-123456 I think", "M-123456", true},
 		{custom.Kind("ticket"), "my ticket is TCK-12345", "TCK-12345", true},
 		{d.Kind("free_text_detail"), "Berlin office", "Berlin office", true},
 	}

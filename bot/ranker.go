@@ -265,12 +265,15 @@ func combine(m match) float32 {
 	return w[0]*m.top[0] + w[1]*m.top[1] + w[2]*m.top[2] + w[3]*m.cent
 }
 
-// confFeatures describes the shape of a ranking: how strongly the best article wins,
-// by how much, and whether the two stages agree.
+// confFeatures describes the shape of a ranking: the classifier's share for the best
+// article, the final margin over the runner-up, the best phrasing's cosine (absolute,
+// and relative to how closely the article's own phrasings match each other), the
+// centroid cosine, whether the similarity stage agrees with the classifier, and the
+// similarity margin (two articles the words alone cannot tell apart are a doubt).
 func confFeatures(r *ranker, ms []match) []float64 {
 	m1, m2 := ms[0], ms[1]
 	if m1.art < 0 {
-		return make([]float64, 6)
+		return make([]float64, 7)
 	}
 	typ := 0.5
 	if r.typical != nil && r.typical[m1.art] > 0 {
@@ -289,7 +292,8 @@ func confFeatures(r *ranker, ms []match) []float64 {
 	if best == 0 {
 		agree = 1
 	}
-	return []float64{m1.prob, m1.score - m2.score, float64(m1.top[0]), float64(m1.top[0]) / typ, float64(m1.cent), agree}
+	return []float64{m1.prob, m1.score - m2.score, float64(m1.top[0]), math.Min(float64(m1.top[0])/typ, 1.2), float64(m1.cent), agree,
+		float64(m1.sim - m2.sim)}
 }
 
 // confidenceWeights map confFeatures to the probability that the best article is the
@@ -299,7 +303,7 @@ func confFeatures(r *ranker, ms []match) []float64 {
 // agreement of the two stages — not any article or word, so they carry over to other
 // knowledge bases. They were fitted on banking77 with ten articles held out (questions
 // whose article is missing must score low) and checked on other held-out sets.
-var confidenceWeights = [7]float64{1.824, 4.639, 1.667, 0.787, -0.712, 0.527, -3.419}
+var confidenceWeights = [8]float64{2.204, 4.307, 0.303, 1.450, -1.225, 0.201, 2.461, -3.078}
 
 // confidence is the calibrated probability that ms[0] answers the question.
 func (r *ranker) confidence(ms []match) float64 {
@@ -309,7 +313,7 @@ func (r *ranker) confidence(ms []match) float64 {
 	if len(ms) == 1 {
 		ms = append(ms, match{art: -1})
 	}
-	z := confidenceWeights[6]
+	z := confidenceWeights[7]
 	for i, v := range confFeatures(r, ms) {
 		z += confidenceWeights[i] * v
 	}

@@ -253,10 +253,19 @@ func similarWords(a, b string) float64 {
 func stemSet(s string) map[string]bool {
 	m := map[string]bool{}
 	for _, t := range tokenize(s) {
+		// "doesn't" and "does not" are the same words.
+		if base, ok := strings.CutSuffix(t.raw, "nt"); ok && contractions[t.raw] {
+			m[stem(strings.TrimSuffix(base, "n"))] = true
+			m["not"] = true
+			continue
+		}
 		m[t.stem] = true
 	}
 	return m
 }
+
+var contractions = map[string]bool{"dont": true, "doesnt": true, "didnt": true, "cant": true, "isnt": true, "wont": true,
+	"arent": true, "wasnt": true, "werent": true, "havent": true, "hasnt": true, "couldnt": true, "wouldnt": true, "shouldnt": true}
 
 // Follow-up cues: a short message starting with one of these continues the last topic.
 var followUpCues = []string{"and ", "what about ", "how about ", "also ", "but ", "same for ", "same on ", "what if ", "and if ",
