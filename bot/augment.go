@@ -239,6 +239,10 @@ func (s *semantic) fuse(ctx context.Context, rk *ranker, q string, ms []match, t
 	for rank, m := range ms {
 		rrf[m.art] += 1 / float64(rrfK+rank+1)
 	}
+	cos := map[int]float64{}
+	for _, sm := range sims {
+		cos[sm.art] = sm.cos
+	}
 	present := map[int]bool{}
 	for _, m := range ms {
 		present[m.art] = true
@@ -254,6 +258,13 @@ func (s *semantic) fuse(ctx context.Context, rk *ranker, q string, ms []match, t
 			present[sm.art] = true
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return rrf[out[i].art] > rrf[out[j].art] })
+	// Two lists that swap two articles tie; the embedding, which sees paraphrase, decides.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := rrf[out[i].art], rrf[out[j].art]
+		if math.Abs(a-b) > 1e-12 {
+			return a > b
+		}
+		return cos[out[i].art] > cos[out[j].art]
+	})
 	return out
 }
