@@ -153,6 +153,17 @@ func (b *Bot) Reload(ctx context.Context) error {
 	return nil
 }
 
+// Knows reports whether id is a published article the bot can answer with.
+func (b *Bot) Knows(id string) bool { return b.idx.Load().article(id) != nil }
+
+// Size is the number of published articles the bot ranks.
+func (b *Bot) Size() int {
+	if x := b.idx.Load(); x != nil {
+		return x.size
+	}
+	return 0
+}
+
 // Changed tells the bot the knowledge base changed; Run rebuilds shortly after.
 func (b *Bot) Changed() {
 	select {
