@@ -19,6 +19,7 @@ import (
 	"github.com/conciergehq/concierge/internal/blob"
 	"github.com/conciergehq/concierge/internal/bus"
 	"github.com/conciergehq/concierge/internal/httpx"
+	"github.com/conciergehq/concierge/kb"
 )
 
 // server is the running product: the shared parts every feature is wired onto. Features
@@ -31,6 +32,7 @@ type server struct {
 	mux      *http.ServeMux
 	auth     httpx.Auth
 	blobs    *blob.Store // customers' files (attachments), viewable by agents
+	kb       *kb.Base    // the knowledge base (search for the bot, editor, help pages)
 	services []service
 	// ready is set once everything started and cleared when shutdown begins.
 	ready atomic.Bool
