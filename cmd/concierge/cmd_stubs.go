@@ -10,8 +10,6 @@ import (
 
 var errNotBuilt = errors.New("not available in this build yet")
 
-func runBot(ctx context.Context, args []string, stdout, stderr io.Writer) error { return errNotBuilt }
-
 func runAgent(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return errNotBuilt
 }
