@@ -187,9 +187,9 @@ type result struct {
 
 type testSummary struct {
 	total, inScope, inScopeOK, inScopeTop, outScope, outScopeOK, escalated int
-	actions                                                    map[string]int
-	durations                                                  []time.Duration
-	elapsed                                                    time.Duration
+	actions                                                                map[string]int
+	durations                                                              []time.Duration
+	elapsed                                                                time.Duration
 }
 
 func (s *testSummary) accuracy() float64 {
