@@ -410,7 +410,8 @@ func (tr *turn) rephrase() {
 // and acts on the confidence.
 func (tr *turn) search() {
 	tr.query = tr.text
-	tr.rk, _ = tr.idx.ranker(tr.lang)
+	var rankLang string
+	tr.rk, rankLang = tr.idx.ranker(tr.lang)
 	if tr.rk == nil {
 		tr.escalate(reasonLow)
 		return
@@ -427,6 +428,11 @@ func (tr *turn) search() {
 	tr.st.Topic = tr.query
 	tr.st.Tried = nil
 	if len(tr.ranked) == 0 {
+		if rankLang != baseLang(tr.lang) {
+			// No article in the customer's language: rephrasing would not help.
+			tr.escalate(reasonLow)
+			return
+		}
 		tr.rephrase()
 		return
 	}
@@ -907,8 +913,10 @@ func (tr *turn) escalateNow(reason string) {
 		Language: tr.lang, Sentiment: tr.sentiment(reason)}
 	esc.Note = tr.note(reason, a, conf)
 	tr.reply.Escalation = esc
+	// The reason's own phrase, else the general one — in the customer's language
+	// before a more specific phrase in English.
 	key := "escalate_" + reason
-	if _, ok := tr.b.cat.Lookup(tr.lang, key); !ok {
+	if !tr.b.cat.Own(tr.lang, key) && (tr.b.cat.Own(tr.lang, "escalate_default") || !tr.b.cat.Own("en", key)) {
 		key = "escalate_default"
 	}
 	tr.send(tr.say(key))

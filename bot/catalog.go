@@ -84,3 +84,9 @@ func (c *Catalog) Lookup(lang, key string) (string, bool) {
 	s, ok := c.langs["en"][key]
 	return s, ok
 }
+
+// Own reports whether lang itself (not the English fallback) has the phrase.
+func (c *Catalog) Own(lang, key string) bool {
+	_, ok := c.langs[baseLang(lang)][key]
+	return ok
+}
