@@ -1,11 +1,5 @@
-/* Concierge chat widget loader.
- * Embed: <script async src="https://HOST/widget.js"></script>
- * Optional before it: window.ConciergeSettings = {position, locale, title, accent, user}
- * and the command queue: window.Concierge = window.Concierge || function () {
- *   (Concierge.q = Concierge.q || []).push(arguments) };
- * Commands: open, close, toggle, setUser(user), reset(), on(event, fn).
- * The chat runs in an iframe served by the gateway; the visitor token is kept here, on
- * the host page's origin (iframe storage is partitioned), and handed to the iframe. */
+/* Concierge chat widget loader: docs/widget.md. The chat runs in an iframe on the gateway's
+ * origin; the visitor token is kept on the host page (iframe storage is partitioned). */
 (function (w, d) {
   'use strict';
   if (w.__concierge) return;
