@@ -47,7 +47,7 @@ func htmlEscape(s string) string {
 }
 
 type testServer struct {
-	t       *testing.T
+	t       testing.TB
 	store   *store.Store
 	bus     *bus.Bus
 	gw      *channels.Gateway
@@ -99,7 +99,7 @@ func newTestServer(t testing.TB, mod func(*Options)) *testServer {
 		srv.Close()
 		st.Close()
 	})
-	return &testServer{t: t.(*testing.T), store: st, bus: b, gw: gw, ch: ch, metrics: m, http: srv,
+	return &testServer{t: t, store: st, bus: b, gw: gw, ch: ch, metrics: m, http: srv,
 		wsURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/widget/ws"}
 }
 
