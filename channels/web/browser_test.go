@@ -200,6 +200,22 @@ func TestWidgetInChromium(t *testing.T) {
 	if id, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`)); id != "concierge-launcher" {
 		t.Fatalf("focus on %q after closing, want the launcher", id)
 	}
+
+	// Opened directly (a support link), in Chinese, the chat window works on its own.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.http.URL+"/widget/frame?locale=zh"),
+		chromedp.WaitVisible(chromedp.CSS(".msg-bot"))); err != nil {
+		t.Fatal(err)
+	}
+	if ph, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('input').placeholder`)); ph != "输入消息…" {
+		t.Fatalf("placeholder %q, want the Chinese one", ph)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#input"), "你好"), enter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`[...document.querySelectorAll('.msg-bot')].some(e => e.textContent.includes('echo: 你好'))`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("standalone window got no answer: %v", err)
+	}
 }
 
 // visitorConversation finds the page's visitor by the token the loader kept in the host
