@@ -201,6 +201,18 @@ func TestWidgetInChromium(t *testing.T) {
 		t.Fatalf("focus on %q after closing, want the launcher", id)
 	}
 
+	// reset (a logout) forgets the visitor: a new token and an empty chat.
+	oldToken, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`localStorage.getItem('concierge_visitor')`))
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`Concierge('reset'), Concierge('open')`),
+		chromedp.WaitVisible(chromedp.ID("concierge-frame"))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "a fresh chat after reset", `d.querySelectorAll('.msg').length === 1 && d.querySelector('.msg-bot') !== null`)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(t => t && t !== `+"`"+oldToken+"`"+`)(localStorage.getItem('concierge_visitor'))`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("no new visitor token after reset: %v", err)
+	}
+
 	// Opened directly (a support link), in Chinese, the chat window works on its own.
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.http.URL+"/widget/frame?locale=zh"),
 		chromedp.WaitVisible(chromedp.CSS(".msg-bot"))); err != nil {

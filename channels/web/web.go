@@ -230,9 +230,16 @@ func (ch *Channel) closeAll() {
 	ch.shutdown = true
 	ch.mu.Unlock()
 	ch.stop()
+	// In parallel: a close frame to a stalled client waits up to a second.
+	var wg sync.WaitGroup
 	for _, c := range ch.snapshot() {
-		c.goAway(websocket.CloseGoingAway, "server shutting down")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.goAway(websocket.CloseGoingAway, "server shutting down")
+		}()
 	}
+	wg.Wait()
 }
 
 func (ch *Channel) add(c *conn) bool {

@@ -115,6 +115,8 @@ function onFrame(f) {
       s.epoch++;
       s.maxText = f.max_text || s.maxText;
       if (f.token && f.token !== s.token) {
+        // Another visitor now (a different signed-in user): nothing of the last one stays.
+        if (s.token) forget();
         s.token = f.token;
         toHost({ type: 'token', token: f.token });
         if (!inFrame) save('concierge_token', f.token);
@@ -220,6 +222,20 @@ function error(f) {
 
 function savePending() {
   save('concierge_pending', s.pending.map(({ epoch, ...p }) => p));
+  save('concierge_owner', s.token);
+}
+
+// forget drops what this window holds of the previous visitor (after reset or another
+// user signed in): their messages on screen and any they had not sent yet.
+function forget() {
+  s.pending = [];
+  savePending();
+  s.seen.clear();
+  s.conv = s.seq = 0;
+  s.read = { conv: 0, seq: 0 };
+  save('concierge_read', s.read);
+  $('log').textContent = '';
+  view.clearChoices();
 }
 
 function drop(id) {
@@ -297,6 +313,8 @@ function init(m) {
   if (m.title) $('title').textContent = document.title = m.title;
   if (/^#[0-9a-f]{6}$/i.test(m.accent || '')) document.documentElement.style.setProperty('--accent', m.accent);
   s.token = m.token || null;
+  const owner = load('concierge_owner', null);
+  if (owner && owner !== s.token) forget(); // unsent messages of a visitor who was reset
   s.user = m.user || null;
   s.page = m.page || '';
   if (m.open) setOpen(true);
