@@ -170,6 +170,33 @@ func TestWidgetInChromium(t *testing.T) {
 		t.Fatal("the visitor's onerror handler ran")
 	}
 
+	// The satisfaction survey is a 1–5 rating with an optional comment.
+	var survey []concierge.QuickReply
+	for n := '1'; n <= '5'; n++ {
+		survey = append(survey, concierge.QuickReply{Label: string(n), Payload: "csat:" + string(n)})
+	}
+	if _, err := s.gw.Send(ctx, conv, concierge.Outgoing{Sender: concierge.SenderSystem,
+		Text: "Ana closed the conversation. How did we do?", QuickReplies: survey}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the rating row", `d.querySelectorAll('.rating .stars .chip').length === 5 && d.querySelector('.rating textarea') !== null`)
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](inFrame(`d.querySelectorAll('.rating .stars .chip')[3].click(),
+		d.querySelector('.rating textarea').value = 'quick and kind', d.querySelector('.rating > .chip').click(), true`))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, ctx, "the rating in the chat, acknowledged", `[...d.querySelectorAll('.msg-user:not(.pending)')].some(e => e.textContent.includes('★★★★☆'))`)
+	rated, err := s.store.Messages(ctx, conv, 0, 100, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range rated {
+		found = found || r.Sender == concierge.SenderUser && r.Payload == "csat:4" && r.Text == "quick and kind"
+	}
+	if !found {
+		t.Fatalf("no rating csat:4 with its comment among %+v", rated)
+	}
+
 	// Reload: the visitor and the history are still there.
 	if err := chromedp.Do(ctx, chromedp.Reload(),
 		chromedp.WaitVisible(chromedp.ID("concierge-launcher"))); err != nil {
@@ -188,7 +215,7 @@ func TestWidgetInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, ctx, "the whole history after the reload",
-		`d.querySelectorAll('.msg-user').length === 3 && [...d.querySelectorAll('.msg')].some(e => e.textContent.includes('Are you still there?'))`)
+		`d.querySelectorAll('.msg-user').length === 4 && [...d.querySelectorAll('.msg')].some(e => e.textContent.includes('Are you still there?'))`)
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('concierge-badge').style.display === 'none'`,
 		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 		t.Fatalf("the badge stays after opening the chat: %v", err)
