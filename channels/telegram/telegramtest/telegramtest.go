@@ -247,10 +247,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
-	if method != "getUpdates" {
-		s.calls = append(s.calls, call)
-		s.notify()
-	}
+	s.calls = append(s.calls, call)
+	s.notify()
 	if fs := s.failures[method]; len(fs) > 0 {
 		f := fs[0]
 		s.failures[method] = fs[1:]
@@ -281,6 +279,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		if method == "deleteWebhook" {
 			s.mu.Lock()
 			s.webhook = nil
+			s.notify()
 			s.mu.Unlock()
 		}
 		ok(w, true)
@@ -290,6 +289,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	case "setWebhook":
 		s.mu.Lock()
 		s.webhook = call.Params
+		s.notify()
 		s.mu.Unlock()
 		ok(w, true)
 	case "getFile":
@@ -312,6 +312,8 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 
 // getUpdates answers like Telegram: an offset confirms every update below it; the call
 // waits up to timeout seconds for an update to arrive.
+//
+// Calls are recorded when they arrive, so a poll still waiting shows up in Calls.
 func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, call Call) {
 	offset, _ := strconv.Atoi(call.Params.Get("offset"))
 	limit, _ := strconv.Atoi(call.Params.Get("limit"))
@@ -328,8 +330,11 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, call Call) {
 				"description": "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"})
 			return
 		}
-		if offset > 0 {
+		if n := len(s.updates); offset > 0 {
 			s.updates = slices.DeleteFunc(s.updates, func(u tgbotapi.Update) bool { return u.UpdateID < offset })
+			if len(s.updates) != n {
+				s.notify()
+			}
 		}
 		var out []tgbotapi.Update
 		for _, u := range s.updates {
@@ -337,10 +342,7 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, call Call) {
 				out = append(out, u)
 			}
 		}
-		call.Params.Set("returned", strconv.Itoa(len(out)))
 		if len(out) > 0 || timeout == 0 {
-			s.calls = append(s.calls, call)
-			s.notify()
 			s.mu.Unlock()
 			ok(w, out)
 			return
