@@ -50,6 +50,9 @@ func (a *Adapter) Deliver(ctx context.Context, d channels.Delivery) (string, err
 	}
 	a.mu.Lock()
 	ids := a.progress[d.Message.ID]
+	if d.Attempt <= 1 {
+		ids = nil // a first attempt: anything remembered is from another database
+	}
 	a.mu.Unlock()
 	for i := len(ids); i < len(items); i++ {
 		wait, ok, err := a.pacer.wait(ctx, chat)

@@ -662,3 +662,30 @@ func TestOutgoingFilesAreUploaded(t *testing.T) {
 		t.Fatalf("upload = %v files %v", up.Params, up.Files)
 	}
 }
+
+func TestAnInterruptedMultiPartAnswerResumesWithoutRepeatingParts(t *testing.T) {
+	h := newHarness(t, nil)
+	para := strings.TrimSpace(strings.Repeat("lorem ipsum ", 300)) // ~3,600 characters
+	long := para + "\n\n" + strings.Replace(para, "lorem", "dolor", 1) + "\n\n" + strings.Replace(para, "lorem", "amet", 1)
+	h.fake.FailCall("sendMessage", 2, 429, "Too Many Requests: retry after 1", 1)
+	h.fake.Push(telegramtest.Text(1, 42, "Ada", "say "+long))
+	calls := h.fake.WaitCalls(t, "sendMessage", 4) // part 1, part 2 refused, part 2, part 3
+	h.waitDelivered("42")
+	var got []string
+	for _, c := range calls {
+		got = append(got, c.Params.Get("text"))
+	}
+	want := split(long, maxText)
+	if len(want) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[1] || got[3] != want[2] {
+		t.Fatalf("sent %d texts; want part 1 once, part 2 twice (refused, then sent), part 3 once", len(got))
+	}
+	if n := len(h.fake.Calls("sendMessage")); n != 4 {
+		t.Fatalf("sendMessage called %d times, want 4", n)
+	}
+	conv := h.conversation("42")
+	ms, _ := h.st.Messages(context.Background(), conv.ID, 0, 10, false)
+	_, lastErr, _ := h.st.OutboxState(context.Background(), ms[len(ms)-1].ID)
+	if lastErr != "" {
+		t.Fatalf("outbox last error %q after success", lastErr)
+	}
+}

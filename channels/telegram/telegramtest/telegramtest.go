@@ -54,6 +54,7 @@ type Server struct {
 }
 
 type failure struct {
+	at         int // the method's n-th call (1-based) fails; 0: the next call
 	code       int
 	desc       string
 	retryAfter int
@@ -135,7 +136,14 @@ func (s *Server) Unconfirmed() int {
 func (s *Server) Fail(method string, code int, description string, retryAfter int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failures[method] = append(s.failures[method], failure{code, description, retryAfter})
+	s.failures[method] = append(s.failures[method], failure{0, code, description, retryAfter})
+}
+
+// FailCall makes the n-th call (1-based, counting all calls so far) of method fail.
+func (s *Server) FailCall(method string, n, code int, description string, retryAfter int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures[method] = append(s.failures[method], failure{n, code, description, retryAfter})
 }
 
 // AddFile makes a file downloadable through getFile and the file endpoint.
@@ -249,9 +257,22 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls = append(s.calls, call)
 	s.notify()
-	if fs := s.failures[method]; len(fs) > 0 {
-		f := fs[0]
-		s.failures[method] = fs[1:]
+	n := 0
+	for _, c := range s.calls {
+		if c.Method == method {
+			n++
+		}
+	}
+	fail := -1
+	for i, f := range s.failures[method] {
+		if f.at == 0 || f.at == n {
+			fail = i
+			break
+		}
+	}
+	if fail >= 0 {
+		f := s.failures[method][fail]
+		s.failures[method] = slices.Delete(s.failures[method], fail, fail+1)
 		s.mu.Unlock()
 		body := map[string]any{"ok": false, "error_code": f.code, "description": f.desc}
 		if f.retryAfter > 0 {
