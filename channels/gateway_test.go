@@ -333,3 +333,50 @@ func TestDeliveryRetriesTransientFailuresAndGivesUpOnUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// typingAdapter records typing starts and stops around deliveries.
+type typingAdapter struct {
+	recordingAdapter
+	events chan string
+}
+
+func (a *typingAdapter) Typing(ctx context.Context, conv concierge.Conversation, contact concierge.Contact) error {
+	a.events <- "on"
+	return nil
+}
+
+func (a *typingAdapter) StopTyping(ctx context.Context, conv concierge.Conversation, contact concierge.Contact) {
+	a.events <- "off"
+}
+
+func TestTypingIsStoppedWhenTheBotHasAnswered(t *testing.T) {
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "gw.db"), log, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	gw := New(st, bus.New(), nil, log, Options{Workers: 1, TypingDelay: -1, OutboxScan: 20 * time.Millisecond})
+	gw.SetResponder(&echoBot{})
+	a := &typingAdapter{recordingAdapter: recordingAdapter{name: "chat", got: make(chan string, 10)}, events: make(chan string, 10)}
+	if err := gw.Register(a); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { gw.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if _, err := gw.Receive(ctx, concierge.Inbound{Channel: "chat", ContactID: "c", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"on", "off"} {
+		select {
+		case got := <-a.events:
+			if got != want {
+				t.Fatalf("typing event %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no typing %q within 10s", want)
+		}
+	}
+}
