@@ -216,19 +216,11 @@ func TestRoutingFollowsTheConversationStatus(t *testing.T) {
 	h.waitStatus(rec.Conversation.ID, concierge.StatusQueued)
 
 	h.receive("bob", "are you there?")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, "the queued conversation's message reaches the handoff", func() bool {
 		h.handoff.mu.Lock()
-		n := len(h.handoff.messages)
-		h.handoff.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("message of a queued conversation never reached the handoff")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer h.handoff.mu.Unlock()
+		return len(h.handoff.messages) == 1
+	})
 	h.bot.mu.Lock()
 	botSaw := len(h.bot.seen[rec.Conversation.ID])
 	h.bot.mu.Unlock()
@@ -250,10 +242,26 @@ func TestRoutingFollowsTheConversationStatus(t *testing.T) {
 		t.Fatal("a question after closing did not open a new conversation")
 	}
 	h.waitDelivered("echo: new question")
-	h.handoff.mu.Lock()
-	defer h.handoff.mu.Unlock()
-	if fmt.Sprint(h.handoff.ratings) != "[4]" {
-		t.Fatalf("ratings %v, want [4]", h.handoff.ratings)
+	waitUntil(t, "the rating reaches the handoff", func() bool {
+		h.handoff.mu.Lock()
+		defer h.handoff.mu.Unlock()
+		return fmt.Sprint(h.handoff.ratings) == "[4]"
+	})
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 seconds. For outcomes
+// that publish no event.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting until %s", what)
+		}
 	}
 }
 
