@@ -34,6 +34,7 @@ Usage:
   concierge bot      test --questions FILE.jsonl    measure the triage bot
   concierge agent    add|list|disable           manage agent, editor and admin accounts
   concierge loadtest --url URL                  load-test a running server
+  concierge backup   --out FILE                 copy the database while the server runs
   concierge version                             print the version
 
 Flags every command takes:
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = runAgent(ctx, args[1:], stdin, stdout, stderr)
 	case "loadtest":
 		err = runLoadtest(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -110,7 +110,27 @@ func (s *server) setup(ctx context.Context) error {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.metrics.Handler())
 	s.addService("gateway", s.gateway.Run)
+	s.addService("maintenance", s.maintain)
 	return nil
+}
+
+// maintain prunes what only needs keeping for a while: dedupe keys of channel events
+// (channels redeliver within minutes; a day is ample).
+func (s *server) maintain(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := s.store.PruneDedupe(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("pruning dedupe keys failed; retrying in an hour")
+		} else if n > 0 {
+			s.log.Debug().Int64("keys", n).Msg("pruned dedupe keys")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {

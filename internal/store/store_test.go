@@ -258,3 +258,28 @@ func TestExplicitActionsAreStoredWithTheMessage(t *testing.T) {
 		t.Fatalf("stored message action %q (payload %q), want human", m.Action(), m.Payload)
 	}
 }
+
+func TestBackupIsACompleteDatabase(t *testing.T) {
+	s := openTest(t, "")
+	ctx := context.Background()
+	if _, err := s.Receive(ctx, concierge.Inbound{Channel: "web", ContactID: "v", Text: "keep me"}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := s.Backup(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Backup(ctx, path); err == nil {
+		t.Fatal("backup over an existing file succeeded")
+	}
+	b := openTest(t, path)
+	c, err := b.ContactByExternal(ctx, "web", "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, _ := b.LatestConversation(ctx, c.ID)
+	msgs, _ := b.Messages(ctx, conv.ID, 0, 10, true)
+	if len(msgs) != 1 || msgs[0].Text != "keep me" {
+		t.Fatalf("backup holds %+v", msgs)
+	}
+}
