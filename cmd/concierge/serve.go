@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/conciergehq/concierge/channels"
+	"github.com/conciergehq/concierge/channels/web"
 	"github.com/conciergehq/concierge/internal/blob"
 	"github.com/conciergehq/concierge/internal/bus"
 	"github.com/conciergehq/concierge/internal/httpx"
@@ -30,7 +31,8 @@ type server struct {
 	gateway  *channels.Gateway
 	mux      *http.ServeMux
 	auth     httpx.Auth
-	blobs    *blob.Store // customers' files (attachments), viewable by agents
+	blobs    *blob.Store  // customers' files (attachments), viewable by agents
+	web      *web.Channel // the website widget's channel (nil until setupWeb)
 	services []service
 	// ready is set once everything started and cleared when shutdown begins.
 	ready atomic.Bool
