@@ -7,6 +7,7 @@ package handoff
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -121,3 +122,48 @@ func NormaliseTags(in []string) []string {
 	}
 	return out
 }
+
+// Canned is a saved reply agents insert with "/shortcut". Team "" is shared by all teams.
+type Canned struct {
+	ID        int64     `json:"id"`
+	Team      string    `json:"team"`
+	Shortcut  string    `json:"shortcut"`
+	Title     string    `json:"title"`
+	Body      string    `json:"body"`
+	CreatedBy int64     `json:"created_by,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Stats summarise tickets closed in a period: satisfaction and SLA.
+type Stats struct {
+	Team             string  `json:"team"`
+	Closed           int     `json:"closed"`
+	Rated            int     `json:"rated"`
+	AvgRating        float64 `json:"avg_rating"`
+	FirstResponseMet int     `json:"first_response_met"`
+	FirstResponseHit int     `json:"first_response_breached"`
+	ResolutionHit    int     `json:"resolution_breached"`
+	// Ratings counts answers per score, 1…5 at index 0…4.
+	Ratings [5]int `json:"ratings"`
+}
+
+// ConflictError is a change that lost a race or no longer applies: the conversation was
+// claimed, transferred or closed by someone else meanwhile. Conversation is how it is now.
+type ConflictError struct {
+	Op           string
+	Conversation concierge.Conversation
+}
+
+func (e *ConflictError) Error() string {
+	c := e.Conversation
+	switch {
+	case c.Status == concierge.StatusAssigned:
+		return fmt.Sprintf("cannot %s conversation %d: it is already assigned to someone else", e.Op, c.ID)
+	case c.Status == concierge.StatusClosed:
+		return fmt.Sprintf("cannot %s conversation %d: it is closed", e.Op, c.ID)
+	}
+	return fmt.Sprintf("cannot %s conversation %d: it is %s (team %s)", e.Op, c.ID, c.Status, c.Team)
+}
+
+// Is makes errors.Is(err, concierge.ErrConflict) true.
+func (e *ConflictError) Is(target error) bool { return target == concierge.ErrConflict }
