@@ -1215,3 +1215,12 @@ func (s *Service) DeleteCanned(ctx context.Context, actor auth.Account, id int64
 	}
 	return s.store.DeleteCanned(ctx, id)
 }
+
+// Locate returns a conversation's team and assignee, for routing events to panels.
+func (s *Service) Locate(ctx context.Context, convID int64) (team string, assignee int64, err error) {
+	c, err := s.store.Conversation(ctx, convID)
+	if err != nil {
+		return "", 0, fmt.Errorf("handoff: locate %d: %w", convID, err)
+	}
+	return c.Team, c.AssigneeID, nil
+}

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/conciergehq/concierge/channels"
+	"github.com/conciergehq/concierge/handoff"
+	"github.com/conciergehq/concierge/handoff/panel"
 	"github.com/conciergehq/concierge/internal/blob"
 	"github.com/conciergehq/concierge/internal/bus"
 	"github.com/conciergehq/concierge/internal/httpx"
@@ -31,6 +33,11 @@ type server struct {
 	mux      *http.ServeMux
 	auth     httpx.Auth
 	blobs    *blob.Store // customers' files (attachments), viewable by agents
+	// articles is the KB search the agent panel's "insert KB article" uses; setupKB sets it
+	// (nil leaves the button saying the KB is not connected).
+	articles panel.ArticleSearcher
+	// handoff is the people's side (queue, teams, business hours), set by setupHandoff.
+	handoff *handoff.Service
 	services []service
 	// ready is set once everything started and cleared when shutdown begins.
 	ready atomic.Bool
@@ -87,8 +94,9 @@ func (s *server) setup(ctx context.Context) error {
 		name string
 		fn   func(context.Context) error
 	}{
-		{"knowledge base", s.setupKB},
+		// Accounts first: every later UI (the KB editor too) is guarded by s.auth.
 		{"handoff", s.setupHandoff},
+		{"knowledge base", s.setupKB},
 		{"bot", s.setupBot},
 		{"web widget", s.setupWeb},
 		{"telegram", s.setupTelegram},

@@ -112,6 +112,9 @@ func New(st Store, opts Options, log zerolog.Logger) *Service {
 		byEmail: newThrottle(opts.AttemptsPerMinute, time.Minute, opts.Now), dummy: dummy}
 }
 
+// SetPasswordChanged sets the hook told after an account changed its own password.
+func (s *Service) SetPasswordChanged(f func(Account)) { s.opts.PasswordChanged = f }
+
 // CheckPassword refuses passwords bcrypt cannot take or that are too short to resist guessing.
 func CheckPassword(pw string) error {
 	switch {
@@ -428,3 +431,25 @@ func (s *Service) Run(ctx context.Context) error {
 
 // RandomPassword returns a generated password with 128 bits of entropy.
 func RandomPassword() string { return rand.Text() }
+
+// Check re-validates a session a long-lived connection (WebSocket) was opened with: it
+// fails once the session expired, was ended (logout, password change) or its account was
+// disabled.
+func (s *Service) Check(ctx context.Context, sess Session) (Account, error) {
+	cur, err := s.store.Session(ctx, sess.ID)
+	if err != nil {
+		return Account{}, errNoSession
+	}
+	now := s.opts.Now()
+	if !now.Before(cur.ExpiresAt) || now.Sub(cur.SeenAt) >= s.opts.Idle {
+		return Account{}, errNoSession
+	}
+	a, err := s.store.Account(ctx, cur.AccountID)
+	if err != nil || a.Disabled {
+		return Account{}, errNoSession
+	}
+	if now.Sub(cur.SeenAt) > time.Minute {
+		_ = s.store.TouchSession(ctx, cur.ID, now)
+	}
+	return a, nil
+}
