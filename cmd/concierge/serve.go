@@ -28,16 +28,16 @@ import (
 // the one place that shows the start-up order.
 type server struct {
 	*env
-	bus      *bus.Bus
-	gateway  *channels.Gateway
-	mux      *http.ServeMux
-	auth     httpx.Auth
-	blobs    *blob.Store // customers' files (attachments), viewable by agents
+	bus     *bus.Bus
+	gateway *channels.Gateway
+	mux     *http.ServeMux
+	auth    httpx.Auth
+	blobs   *blob.Store // customers' files (attachments), viewable by agents
 	// articles is the KB search the agent panel's "insert KB article" uses; setupKB sets it
 	// (nil leaves the button saying the KB is not connected).
 	articles panel.ArticleSearcher
 	// handoff is the people's side (queue, teams, business hours), set by setupHandoff.
-	handoff *handoff.Service
+	handoff  *handoff.Service
 	services []service
 	// ready is set once everything started and cleared when shutdown begins.
 	ready atomic.Bool
