@@ -11,7 +11,7 @@ const S = {
   me: null, teams: [], agents: [], canned: [], kb: false, presence: 'offline',
   queue: { queued: [], mine: [], assigned: [] }, closed: [], stats: [], fetchedAt: Date.now(),
   tab: 'mine', current: null, view: null, typingTimer: null, customerTyping: null, ws: null, wsTries: 0,
-  note: false, mineIDs: new Set(),
+  note: false, noteForced: false, mineIDs: new Set(), drafts: {},
 };
 
 const $ = (id) => document.getElementById(id);
@@ -205,6 +205,7 @@ function tick() {
 async function open(id) {
   S.current = id;
   S.customerTyping = null;
+  S.note = false;
   location.hash = 'c' + id;
   for (const b of document.querySelectorAll('.item')) b.classList.toggle('current', Number(b.dataset.id) === id);
   await reloadView();
@@ -252,6 +253,10 @@ function renderView() {
   const v = S.view;
   const c = v.conversation, tk = v.ticket;
   const main = $('main');
+  // Keep what the agent is typing across re-renders (events re-render the view).
+  const old = $('composer');
+  const focused = old && document.activeElement === old;
+  if (old) S.drafts[old.dataset.conv] = old.value;
   clear(main);
   const mineNow = c.status === 'assigned' && c.assignee_id === S.me.id;
   const admin = S.me.roles.includes('admin');
@@ -274,6 +279,12 @@ function renderView() {
       tk && tk.rating_comment ? el('q', { id: 'rating-comment' }, tk.rating_comment) : null) : composer(mineNow || admin));
   const tr = $('transcript');
   tr.scrollTop = tr.scrollHeight;
+  const ta = $('composer');
+  if (ta) {
+    ta.dataset.conv = c.id;
+    ta.value = S.drafts[c.id] || '';
+    if (focused) ta.focus();
+  }
   renderDetails();
   renderTyping();
   tick();
@@ -287,12 +298,14 @@ function composer(canReply) {
       if (e.key === 'Escape') hideCanned();
     },
   });
-  if (!canReply) S.note = true;
+  // Without the right to reply only notes are possible; once it is there, replies are
+  // the default again unless the agent chose a note.
+  if (!canReply) { S.note = true; S.noteForced = true; } else if (S.noteForced) { S.note = false; S.noteForced = false; }
   return el('div', { class: 'composer' + (S.note ? ' noting' : '') },
     el('ul', { id: 'canned-list', class: 'canned-list', hidden: true }),
     ta,
     el('div', { class: 'row' },
-      el('label', {}, el('input', { type: 'checkbox', id: 'note-toggle', checked: S.note, disabled: !canReply, onchange: (e) => { S.note = e.target.checked; renderView(); } }), ' ', t('note')),
+      el('label', {}, el('input', { type: 'checkbox', id: 'note-toggle', checked: S.note, disabled: !canReply, onchange: (e) => { S.note = e.target.checked; S.noteForced = false; renderView(); } }), ' ', t('note')),
       el('button', { id: 'kb-insert', onclick: kbDialog }, t('insertKB')),
       el('span', { class: 'spacer' }),
       el('span', { id: 'composer-error', class: 'error' }),
@@ -368,6 +381,7 @@ async function send() {
   try {
     const m = await api('POST', `conversations/${S.current}/messages`, { text, internal: S.note });
     ta.value = '';
+    S.drafts[S.current] = '';
     hideCanned();
     stopTyping();
     appendMessage(m);
