@@ -196,17 +196,33 @@ func visibleTeams(a auth.Account) []string {
 }
 
 type queueResponse struct {
-	Queued   []handoff.QueueItem `json:"queued"`
+	Queued []handoff.QueueItem `json:"queued"`
+	// Totals counts each team's whole queue; Queued holds at most limit per team (the
+	// head of the queue is what agents act on, and 200 panels re-reading 2,000 items
+	// after every change would cost more than it shows).
+	Totals   map[string]int      `json:"totals"`
 	Mine     []handoff.QueueItem `json:"mine"`
 	Assigned []handoff.QueueItem `json:"assigned"`
 }
 
 func (p *Panel) queue(w http.ResponseWriter, r *http.Request) {
 	a := account(r)
-	q, err := p.svc.Queue(r.Context(), visibleTeams(a))
+	limit := 100
+	if v, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && v > 0 && v <= 5000 {
+		limit = v
+	}
+	all, err := p.svc.Queue(r.Context(), visibleTeams(a))
 	if err != nil {
 		httpx.Fail(w, r, err)
 		return
+	}
+	totals := map[string]int{}
+	q := make([]handoff.QueueItem, 0, min(len(all), limit))
+	for _, it := range all {
+		team := it.Conversation.Team
+		if totals[team]++; totals[team] <= limit {
+			q = append(q, it)
+		}
 	}
 	mine, err := p.svc.Mine(r.Context(), a)
 	if err != nil {
@@ -214,7 +230,7 @@ func (p *Panel) queue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	assigned, err := p.svc.Assigned(r.Context(), a)
-	answer(w, r, queueResponse{Queued: q, Mine: mine, Assigned: assigned}, err)
+	answer(w, r, queueResponse{Queued: q, Totals: totals, Mine: mine, Assigned: assigned}, err)
 }
 
 func (p *Panel) closed(w http.ResponseWriter, r *http.Request) {

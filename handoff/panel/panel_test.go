@@ -28,13 +28,17 @@ import (
 // customerChannel stands in for the widget: it records what customers are sent and when
 // an agent's typing indicator is shown to them.
 type customerChannel struct {
-	mu     sync.Mutex
-	out    chan concierge.Message
-	typing chan struct{}
+	mu      sync.Mutex
+	out     chan concierge.Message
+	typing  chan struct{}
+	discard bool // benchmarks: deliver into the void
 }
 
 func (c *customerChannel) Name() string { return "web" }
 func (c *customerChannel) Deliver(ctx context.Context, d channels.Delivery) (string, error) {
+	if c.discard {
+		return fmt.Sprint(d.Message.ID), nil
+	}
 	c.out <- d.Message
 	return fmt.Sprint(d.Message.ID), nil
 }
@@ -64,7 +68,7 @@ func (triageBot) Respond(ctx context.Context, t channels.Turn) (concierge.Reply,
 }
 
 type rig struct {
-	t        *testing.T
+	t        testing.TB
 	st       *store.Store
 	gw       *channels.Gateway
 	svc      *handoff.Service
@@ -118,7 +122,7 @@ func newRig(t testing.TB, tweak func(*config.Handoff)) *rig {
 		wg.Wait()
 		st.Close()
 	})
-	return &rig{t: t.(*testing.T), st: st, gw: gw, svc: svc, auth: a, bus: b, srv: srv, customer: cust}
+	return &rig{t: t, st: st, gw: gw, svc: svc, auth: a, bus: b, srv: srv, customer: cust}
 }
 
 func (r *rig) account(email, name string, teams []string, roles ...string) auth.Account {

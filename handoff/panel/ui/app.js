@@ -110,7 +110,8 @@ function reloadViewSoon() {
 // ---------- lists ----------
 
 function renderLists() {
-  const counts = { mine: S.queue.mine.length, queue: S.queue.queued.length, team: S.queue.assigned.length, closed: '' };
+  const waiting = Object.values(S.queue.totals || {}).reduce((a, b) => a + b, 0);
+  const counts = { mine: S.queue.mine.length, queue: waiting, team: S.queue.assigned.length, closed: '' };
   for (const k of Object.keys(counts)) {
     const c = $('count-' + k);
     if (c) c.textContent = counts[k] === '' ? '' : String(counts[k]);
@@ -129,8 +130,10 @@ function renderLists() {
     if (!byTeam.size) list.append(el('p', { class: 'muted pad' }, t('empty')));
     for (const [team, items] of byTeam) {
       const title = (S.teams.find((x) => x.name === team) || { title: team }).title;
-      list.append(el('h3', { class: 'team-head' }, title, el('span', { class: 'count' }, String(items.length))));
+      const total = (S.queue.totals || {})[team] || items.length;
+      list.append(el('h3', { class: 'team-head' }, title, el('span', { class: 'count' }, String(total))));
       for (const it of items) list.append(item(it, true));
+      if (total > items.length) list.append(el('p', { class: 'muted pad' }, `+${total - items.length}`));
     }
     return;
   }
