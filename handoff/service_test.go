@@ -95,13 +95,18 @@ type harness struct {
 	bus     *bus.Bus
 	adapter *chatAdapter
 	clock   *clock
+	stop    func()
 }
 
 func newHarness(t *testing.T, start time.Time, tweak func(*config.Handoff)) *harness {
+	return newHarnessAt(t, filepath.Join(t.TempDir(), "h.db"), start, tweak)
+}
+
+func newHarnessAt(t *testing.T, path string, start time.Time, tweak func(*config.Handoff)) *harness {
 	t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(t))
 	c := &clock{t: start}
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"), log, store.Options{Now: c.Now})
+	st, err := store.Open(context.Background(), path, log, store.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,12 +133,16 @@ func newHarness(t *testing.T, start time.Time, tweak func(*config.Handoff)) *har
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { gw.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		st.Close()
-	})
-	return &harness{t: t, ctx: context.Background(), st: st, gw: gw, svc: svc, bus: b, adapter: ad, clock: c,
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			st.Close()
+		})
+	}
+	t.Cleanup(stop)
+	return &harness{t: t, ctx: context.Background(), st: st, gw: gw, svc: svc, bus: b, adapter: ad, clock: c, stop: stop,
 		auth: auth.New(st, auth.Options{BcryptCost: bcrypt.MinCost, Now: c.Now}, log)}
 }
 
@@ -541,5 +550,47 @@ func TestCannedResponsesPerTeam(t *testing.T) {
 	list, _ = h.svc.CannedResponses(h.ctx, gen)
 	if len(list) != 2 {
 		t.Fatalf("general sees %+v, want its own and the shared one", list)
+	}
+}
+
+func TestQueueAndAssignmentsSurviveARestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "restart.db")
+	pooled := func(c *config.Handoff) {
+		c.Teams = []config.Team{{Name: "general", Assignment: "pooled"}}
+		c.GracePeriod = time.Minute
+	}
+	start := past()
+	h := newHarnessAt(t, path, start, pooled)
+	ana := h.agent("Ana", []string{"general"})
+	waiting := h.say("w", "human")
+	taken := h.say("t", "human")
+	h.waitStatus(waiting, concierge.StatusQueued)
+	h.waitStatus(taken, concierge.StatusQueued)
+	if _, err := h.svc.Claim(h.ctx, ana, taken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Reply(h.ctx, ana, taken, "on it", false); err != nil {
+		t.Fatal(err)
+	}
+	h.stop()
+
+	h2 := newHarnessAt(t, path, start.Add(time.Second), pooled)
+	items, err := h2.svc.Queue(h2.ctx, nil)
+	if err != nil || len(items) != 1 || items[0].Conversation.ID != waiting || items[0].Position != 1 {
+		t.Fatalf("queue after restart: %+v %v", items, err)
+	}
+	mine, err := h2.svc.Mine(h2.ctx, ana)
+	if err != nil || len(mine) != 1 || mine[0].Conversation.ID != taken || mine[0].Ticket.FirstResponseAt == nil {
+		t.Fatalf("Ana's conversations after restart: %+v %v", mine, err)
+	}
+	v, err := h2.svc.View(h2.ctx, ana, taken)
+	if err != nil || v.Messages[len(v.Messages)-1].Text != "on it" {
+		t.Fatalf("transcript after restart: %+v %v", v.Messages, err)
+	}
+	// Nobody reconnects: after the grace period the conversation returns to the queue.
+	h2.clock.Add(2 * time.Minute)
+	h2.svc.Sweep(h2.ctx)
+	if c, _ := h2.st.Conversation(h2.ctx, taken); c.Status != concierge.StatusQueued {
+		t.Fatalf("abandoned conversation after restart and grace: %s, want queued", c.Status)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
@@ -178,6 +179,45 @@ func (r *rig) waitStatus(id int64, want concierge.Status) concierge.Conversation
 		case <-sub.C:
 		case <-deadline:
 			r.t.Fatalf("conversation %d is %s, want %s", id, c.Status, want)
+		}
+	}
+}
+
+func TestWebSocketNeedsASessionAndOurOrigin(t *testing.T) {
+	r := newRig(t, nil)
+	a := r.account("ana@example.com", "Ana", []string{"general"}, "agent")
+	rec := httptest.NewRecorder()
+	if _, err := r.auth.StartSession(context.Background(), rec, httptest.NewRequest("POST", "/login", nil), a); err != nil {
+		t.Fatal(err)
+	}
+	var cookie []string
+	for _, c := range rec.Result().Cookies() {
+		cookie = append(cookie, c.Name+"="+c.Value)
+	}
+	url := "ws" + strings.TrimPrefix(r.srv.URL, "http") + "/agent/ws"
+	cases := []struct {
+		name string
+		hdr  http.Header
+		want int
+	}{
+		{"no session", http.Header{"Origin": {r.srv.URL}}, http.StatusUnauthorized},
+		{"other site", http.Header{"Origin": {"https://evil.example"}, "Cookie": {strings.Join(cookie, "; ")}}, http.StatusForbidden},
+		{"our page", http.Header{"Origin": {r.srv.URL}, "Cookie": {strings.Join(cookie, "; ")}}, http.StatusSwitchingProtocols},
+	}
+	for _, c := range cases {
+		conn, resp, err := websocket.DefaultDialer.Dial(url, c.hdr)
+		if resp == nil || resp.StatusCode != c.want {
+			t.Errorf("%s: %v %v, want %d", c.name, resp, err, c.want)
+		}
+		if conn != nil {
+			var hello struct {
+				Type     string `json:"type"`
+				Presence string `json:"presence"`
+			}
+			if err := conn.ReadJSON(&hello); err != nil || hello.Type != "hello" || hello.Presence != "online" {
+				t.Errorf("first frame %+v %v, want hello with presence online", hello, err)
+			}
+			conn.Close()
 		}
 	}
 }
