@@ -2,6 +2,7 @@ package panel_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,6 +170,30 @@ func TestTwoAgentsClaimingAtOnceOneIsToldWhoWon(t *testing.T) {
 	}
 	do(t, ctx, "Ana clicks claim", chromedp.Evaluate[chromedp.Void](`document.querySelector('#claim').click()`))
 	waitJS(t, ctx, "loser told", `!!document.querySelector('#claim-error') && document.querySelector('#claim-error').textContent.includes('Bo has already taken')`)
+
+	// The customer blocked the channel: Bo's reply fails for good, and Ana sees it.
+	r.customer.mu.Lock()
+	r.customer.fail = fmt.Errorf("bot was blocked by the user: %w", concierge.ErrUnreachable)
+	r.customer.mu.Unlock()
+	m, err := r.svc.Reply(context.Background(), bo, id, "Hi Sam, Bo here", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "delivery failure shown", `(() => { const d = document.querySelector('.msg[data-id="`+itoa(m.ID)+`"] .delivery'); return !!d && d.textContent.includes('blocked'); })()`)
+	waitJS(t, ctx, "contact unreachable shown", `!!document.querySelector('#d-unreachable')`)
+
+	// Canned responses: Ana saves one for her team and finds it with "/" in the composer.
+	do(t, ctx, "open canned responses", chromedp.Click(chromedp.CSS("#canned-manage")), chromedp.WaitVisible(chromedp.CSS("#canned-dialog")),
+		chromedp.SetValue(chromedp.CSS("#canned-team"), "general"),
+		chromedp.SendKeys(chromedp.CSS("#canned-shortcut"), "thanks"),
+		chromedp.SendKeys(chromedp.CSS("#canned-title"), "Thank you"),
+		chromedp.SendKeys(chromedp.CSS("#canned-body"), "Thanks for your patience!"),
+		chromedp.Click(chromedp.CSS("#canned-dialog-ok")))
+	waitJS(t, ctx, "dialog closed", `!document.querySelector('#canned-dialog')`)
+	do(t, ctx, "type a shortcut", chromedp.SendKeys(chromedp.CSS("#composer"), "/tha"))
+	waitJS(t, ctx, "canned suggestion", `!!document.querySelector('#canned-list button[data-shortcut="thanks"]')`)
+	do(t, ctx, "pick it", chromedp.Click(chromedp.CSS(`#canned-list button[data-shortcut="thanks"]`)))
+	waitJS(t, ctx, "canned text inserted", `document.querySelector('#composer').value === 'Thanks for your patience!'`)
 }
 
 func browstertestNew(t *testing.T) context.Context {

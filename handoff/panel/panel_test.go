@@ -33,12 +33,19 @@ type customerChannel struct {
 	out     chan concierge.Message
 	typing  chan struct{}
 	discard bool // benchmarks: deliver into the void
+	fail    error
 }
 
 func (c *customerChannel) Name() string { return "web" }
 func (c *customerChannel) Deliver(ctx context.Context, d channels.Delivery) (string, error) {
 	if c.discard {
 		return fmt.Sprint(d.Message.ID), nil
+	}
+	c.mu.Lock()
+	fail := c.fail
+	c.mu.Unlock()
+	if fail != nil {
+		return "", fail
 	}
 	c.out <- d.Message
 	return fmt.Sprint(d.Message.ID), nil

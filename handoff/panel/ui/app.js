@@ -40,6 +40,7 @@ function renderShell() {
       el('label', { class: 'notify' }, el('input', { type: 'checkbox', id: 'notify', checked: notifyEnabled(), onchange: (e) => setNotify(e.target.checked) }), ' ', t('notify')),
       el('select', { id: 'presence', onchange: (e) => setPresence(e.target.value) },
         ['online', 'away', 'offline'].map((p) => el('option', { value: p }, t(p)))),
+      el('button', { class: 'link', id: 'canned-manage', onclick: cannedDialog }, t('canned')),
       el('span', { id: 'me', class: 'me' }, S.me.name),
       el('a', { href: '/account/password?next=/agent', class: 'link' }, t('password')),
       el('button', { class: 'link', id: 'logout', onclick: logout }, t('logout'))),
@@ -146,6 +147,11 @@ function renderLists() {
     if (!S.closed.length) list.append(el('p', { class: 'muted pad' }, t('empty')));
     for (const it of S.closed) list.append(item(it, false));
     return;
+  }
+  if (S.tab === 'team') {
+    list.append(el('div', { class: 'agents', id: 'agents' }, el('h3', { class: 'team-head' }, t('agents')),
+      S.agents.map((a) => el('div', { class: 'agent row' }, el('span', { class: 'dot dot-' + a.presence, title: t(a.presence) }),
+        el('span', {}, a.name), el('span', { class: 'spacer' }), el('span', { class: 'muted' }, `${a.load}/${a.max_chats}`)))));
   }
   const items = S.tab === 'mine' ? S.queue.mine : S.queue.assigned;
   if (!items.length) list.append(el('p', { class: 'muted pad' }, t('empty')));
@@ -513,6 +519,37 @@ function kbDialog() {
   search().catch((e) => { results.append(el('li', { class: 'error' }, e.message)); });
 }
 
+function cannedDialog() {
+  const admin = S.me.roles.includes('admin');
+  const teams = admin ? S.teams.map((x) => x.name) : S.me.teams;
+  const list = el('ul', { id: 'canned-manage-list', class: 'plain canned-manage' });
+  const render = () => {
+    clear(list);
+    for (const c of S.canned) {
+      list.append(el('li', {}, el('strong', {}, '/' + c.shortcut), ' ', el('span', { class: 'muted' }, c.team || t('shared')), ' ',
+        c.title, el('div', { class: 'muted' }, c.body),
+        admin || (c.team && S.me.teams.includes(c.team)) ? el('button', { class: 'link', type: 'button', onclick: async () => {
+          await api('DELETE', 'canned/' + c.id);
+          S.canned = await api('GET', 'canned');
+          render();
+        } }, t('delete')) : null));
+    }
+  };
+  render();
+  dialog('canned-dialog', t('canned'), [
+    list,
+    el('label', {}, t('team'), el('select', { id: 'canned-team' },
+      admin ? el('option', { value: '' }, t('shared')) : null, teams.map((n) => el('option', { value: n }, n)))),
+    el('label', {}, t('shortcut'), el('input', { id: 'canned-shortcut', type: 'text', placeholder: 'refund' })),
+    el('label', {}, t('title'), el('input', { id: 'canned-title', type: 'text' })),
+    el('label', {}, t('text'), el('textarea', { id: 'canned-body', rows: 4 })),
+  ], async () => {
+    await api('POST', 'canned', { team: $('canned-team').value, shortcut: $('canned-shortcut').value,
+      title: $('canned-title').value, body: $('canned-body').value });
+    S.canned = await api('GET', 'canned');
+  });
+}
+
 async function insertArticle(id) {
   const a = await api('GET', 'kb/articles/' + encodeURIComponent(id));
   const ta = $('composer');
@@ -604,6 +641,7 @@ function onEvent(ev) {
       const st = JSON.parse(JSON.stringify(ev.data));
       const i = S.agents.findIndex((a) => a.id === st.id);
       if (i >= 0) S.agents[i] = st; else S.agents.push(st);
+      if (S.tab === 'team') renderLists();
       if (st.id === S.me.id) {
         S.presence = st.presence;
         $('presence').value = S.presence;
