@@ -18,6 +18,7 @@ import (
 	"github.com/conciergehq/concierge/internal/auth"
 	"github.com/conciergehq/concierge/internal/config"
 	"github.com/conciergehq/concierge/internal/httpx"
+	"github.com/conciergehq/concierge/internal/metrics"
 )
 
 // Store is what the handoff needs from the database.
@@ -84,6 +85,8 @@ type Options struct {
 	Now func() time.Time
 	// SweepEvery is how often Run re-checks timers (default 5s).
 	SweepEvery time.Duration
+	// Metrics, when set, gets the number of conversations waiting per team.
+	Metrics *metrics.Metrics
 }
 
 // Service is the people's side of the gateway (it implements channels.Handoff).
@@ -97,6 +100,7 @@ type Service struct {
 	now   func() time.Time
 	every time.Duration
 	log   zerolog.Logger
+	met   *metrics.Metrics
 
 	presence *presence
 	assignMu sync.Mutex // one auto-assignment pass at a time
@@ -115,7 +119,7 @@ func New(st Store, gw Gateway, pub Publisher, cfg config.Handoff, opts Options, 
 	if opts.SweepEvery <= 0 {
 		opts.SweepEvery = 5 * time.Second
 	}
-	s := &Service{store: st, gw: gw, pub: pub, cfg: cfg, teams: map[string]*Team{}, now: opts.Now, every: opts.SweepEvery,
+	s := &Service{store: st, gw: gw, pub: pub, cfg: cfg, teams: map[string]*Team{}, now: opts.Now, every: opts.SweepEvery, met: opts.Metrics,
 		log: log.With().Str("component", "handoff").Logger(), presence: newPresence(opts.Now()), lastPick: map[int64]time.Time{}}
 	for _, t := range cfg.TeamList() {
 		h, err := NewHours(t.Hours)
@@ -323,6 +327,11 @@ func (s *Service) queue(ctx context.Context) ([]QueueItem, error) {
 		pos[items[i].Conversation.Team]++
 		items[i].Position = pos[items[i].Conversation.Team]
 	}
+	if s.met != nil {
+		for _, name := range s.order {
+			s.met.QueueWaiting.WithLabelValues(name).Set(float64(pos[name]))
+		}
+	}
 	if items == nil {
 		items = []QueueItem{}
 	}
@@ -431,6 +440,12 @@ func (s *Service) noticePositions(ctx context.Context, team string, only int64) 
 		return
 	}
 	now := s.now()
+	sent := false
+	defer func() {
+		if sent {
+			s.invalidate() // the notice fields changed
+		}
+	}()
 	for _, it := range all {
 		t := it.Ticket
 		if it.Conversation.Team != team || t.Offline {
@@ -458,11 +473,11 @@ func (s *Service) noticePositions(ctx context.Context, team string, only int64) 
 			text = fmt.Sprintf(p.positionNoETA, it.Position)
 		}
 		s.system(ctx, it.Conversation.ID, text)
+		sent = true
 		if err := s.store.SetNotice(ctx, it.Conversation.ID, it.Position, now); err != nil {
 			s.log.Error().Err(err).Int64("conversation", it.Conversation.ID).Msg("cannot record the position notice")
 		}
 	}
-	s.invalidate()
 }
 
 // members lists the enabled agents of a team (explicit members; admins only when listed).

@@ -14,11 +14,21 @@ import (
 	"github.com/conciergehq/concierge/internal/auth"
 )
 
+// cheapConfig keeps bcrypt at its lowest allowed cost: the race detector makes cost 12
+// take seconds per hash.
+func cheapConfig(t *testing.T, dir string) string {
+	p := filepath.Join(dir, "concierge.yaml")
+	if err := os.WriteFile(p, []byte("handoff:\n  accounts:\n    bcrypt_cost: 10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func agentCmd(t *testing.T, dir, stdin string, args ...string) (int, string) {
 	t.Helper()
 	var out bytes.Buffer
 	full := append([]string{"agent"}, args...)
-	full = append(full, "--data", dir, "--log-level", "warn")
+	full = append(full, "--data", dir, "--log-level", "warn", "--config", cheapConfig(t, dir))
 	code := run(context.Background(), full, strings.NewReader(stdin), &out, &out)
 	return code, out.String()
 }
@@ -103,7 +113,8 @@ func TestFirstAdminPasswordFile(t *testing.T) {
 	done := make(chan int, 1)
 	var logs bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--log-level", "warn"}, strings.NewReader(""), &logs, &logs)
+		done <- run(ctx, []string{"serve", "--data", dir, "--addr", addr, "--log-level", "warn", "--config", cheapConfig(t, dir)},
+			strings.NewReader(""), &logs, &logs)
 	}()
 	pwFile := filepath.Join(dir, "initial-admin-password")
 	waitReady(t, "http://"+addr, done, &logs)

@@ -32,7 +32,7 @@ func (s *server) setupHandoff(ctx context.Context) error {
 	if err := s.firstAdmin(ctx, a, pwFile); err != nil {
 		return err
 	}
-	svc, err := handoff.New(s.store, s.gateway, s.bus, s.cfg.Handoff, handoff.Options{}, s.log)
+	svc, err := handoff.New(s.store, s.gateway, s.bus, s.cfg.Handoff, handoff.Options{Metrics: s.metrics}, s.log)
 	if err != nil {
 		return err
 	}

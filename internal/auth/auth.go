@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -83,7 +84,10 @@ type Service struct {
 	log     zerolog.Logger
 	byIP    *throttle
 	byEmail *throttle
-	dummy   []byte // a hash to compare against for unknown emails, so timing reveals nothing
+	// dummy is a hash to compare against for unknown emails, so timing reveals nothing;
+	// made on first use (commands that never sign anyone in should not pay for it).
+	dummyOnce sync.Once
+	dummy     []byte
 }
 
 // New returns the service.
@@ -106,10 +110,9 @@ func New(st Store, opts Options, log zerolog.Logger) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	dummy, _ := bcrypt.GenerateFromPassword([]byte("no such account"), opts.BcryptCost)
 	return &Service{store: st, opts: opts, log: log.With().Str("component", "auth").Logger(),
 		byIP:    newThrottle(opts.AttemptsPerMinute*4, time.Minute, opts.Now),
-		byEmail: newThrottle(opts.AttemptsPerMinute, time.Minute, opts.Now), dummy: dummy}
+		byEmail: newThrottle(opts.AttemptsPerMinute, time.Minute, opts.Now)}
 }
 
 // SetPasswordChanged sets the hook told after an account changed its own password.
@@ -176,6 +179,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	}
 	a, err := s.store.AccountByEmail(ctx, email)
 	if errors.Is(err, concierge.ErrNotFound) {
+		s.dummyOnce.Do(func() { s.dummy, _ = bcrypt.GenerateFromPassword([]byte("no such account"), s.opts.BcryptCost) })
 		_ = bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
 		s.log.Info().Str("email", email).Str("ip", ip).Msg("sign-in failed: unknown email")
 		return Account{}, ErrBadCredentials
