@@ -186,15 +186,17 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	for _, t := range a.Teams {
 		c.teams[t] = true
 	}
+	// The request's context ends when the handler returns; the connection outlives it.
+	ctx := context.WithoutCancel(r.Context())
+	h.svc.Connected(ctx, a)
+	// hello goes first, before the client is registered, so events cannot fill its queue
+	// ahead of it; the panel reloads its state when it arrives.
+	hello, _ := json.Marshal(map[string]any{"type": "hello", "presence": h.svc.Presence(a.ID)})
+	c.send <- hello
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
 	h.metrics.Conn("panel", 1)
-	// The request's context ends when the handler returns; the connection outlives it.
-	ctx := context.WithoutCancel(r.Context())
-	h.svc.Connected(ctx, a)
-	hello, _ := json.Marshal(map[string]any{"type": "hello", "presence": h.svc.Presence(a.ID)})
-	c.send <- hello
 	go h.writer(ctx, c, sess)
 	go h.reader(ctx, c)
 }
