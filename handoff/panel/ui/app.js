@@ -136,6 +136,7 @@ function renderLists() {
       for (const it of items) list.append(item(it, true));
       if (total > items.length) list.append(el('p', { class: 'muted pad' }, `+${total - items.length}`));
     }
+    tick();
     return;
   }
   if (S.tab === 'closed') {
@@ -156,6 +157,7 @@ function renderLists() {
   const items = S.tab === 'mine' ? S.queue.mine : S.queue.assigned;
   if (!items.length) list.append(el('p', { class: 'muted pad' }, t('empty')));
   for (const it of items) list.append(item(it, false));
+  tick();
 }
 
 function slaClass(sla, closed) {
@@ -315,7 +317,7 @@ function composer(canReply) {
     ta,
     el('div', { class: 'row' },
       el('label', {}, el('input', { type: 'checkbox', id: 'note-toggle', checked: S.note, disabled: !canReply, onchange: (e) => { S.note = e.target.checked; S.noteForced = false; renderView(); } }), ' ', t('note')),
-      el('button', { id: 'kb-insert', onclick: kbDialog }, t('insertKB')),
+      S.kb ? el('button', { id: 'kb-insert', onclick: kbDialog }, t('insertKB')) : null,
       el('span', { class: 'spacer' }),
       el('span', { id: 'composer-error', class: 'error' }),
       el('button', { id: 'send', class: 'primary', onclick: send }, S.note ? t('addNote') : t('send'))));
