@@ -399,7 +399,8 @@ func (p *Panel) kbOn() bool {
 
 func (p *Panel) kbSearch(w http.ResponseWriter, r *http.Request) {
 	if !p.kbOn() {
-		httpx.Error(w, r, http.StatusNotImplemented, errNoKB)
+		// Not a server fault, so say why (httpx.Error hides 5xx messages).
+		httpx.JSON(w, http.StatusNotImplemented, httpx.ErrorBody{Error: errNoKB.Error(), RequestID: httpx.RequestID(r.Context())})
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -416,7 +417,8 @@ func (p *Panel) kbSearch(w http.ResponseWriter, r *http.Request) {
 
 func (p *Panel) kbArticle(w http.ResponseWriter, r *http.Request) {
 	if !p.kbOn() {
-		httpx.Error(w, r, http.StatusNotImplemented, errNoKB)
+		// Not a server fault, so say why (httpx.Error hides 5xx messages).
+		httpx.JSON(w, http.StatusNotImplemented, httpx.ErrorBody{Error: errNoKB.Error(), RequestID: httpx.RequestID(r.Context())})
 		return
 	}
 	a, err := p.search.Article(r.Context(), r.PathValue("id"))

@@ -87,6 +87,10 @@ type rig struct {
 }
 
 func newRig(t testing.TB, tweak func(*config.Handoff)) *rig {
+	return newRigWith(t, tweak, panel.Options{})
+}
+
+func newRigWith(t testing.TB, tweak func(*config.Handoff), opts panel.Options) *rig {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "p.db"), log, store.Options{Synchronous: "NORMAL"})
 	if err != nil {
@@ -110,7 +114,7 @@ func newRig(t testing.TB, tweak func(*config.Handoff)) *rig {
 	gw.SetResponder(triageBot{})
 	gw.SetHandoff(svc)
 	a := auth.New(st, auth.Options{BcryptCost: bcrypt.MinCost}, log)
-	p, err := panel.New(svc, a, b, panel.Options{}, log)
+	p, err := panel.New(svc, a, b, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
