@@ -594,3 +594,32 @@ func TestQueueAndAssignmentsSurviveARestart(t *testing.T) {
 		t.Fatalf("abandoned conversation after restart and grace: %s, want queued", c.Status)
 	}
 }
+
+func TestAnEscalationLeftPendingByACrashIsEnqueuedAtStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "crash.db")
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	st, err := store.Open(context.Background(), path, log, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rec, err := st.Receive(ctx, concierge.Inbound{Channel: "chat", ContactID: "c", Text: "a human please"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bot's turn is stored with its escalation, then the process stops before the
+	// handoff enqueues it.
+	if _, _, err := st.ApplyTurn(ctx, store.Turn{ConversationID: rec.Conversation.ID, MessageID: rec.Message.ID, Seq: rec.Message.Seq,
+		Reply: concierge.Reply{Escalation: &concierge.Escalation{Reason: "asked_for_human", Team: "billing"},
+			Decision: concierge.Decision{Action: "escalate"}}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	h := newHarnessAt(t, path, past(), nil)
+	conv := h.waitStatus(rec.Conversation.ID, concierge.StatusQueued)
+	if conv.Team != "billing" || conv.PendingEscalation != nil {
+		t.Fatalf("after restart: team %q, pending %v; want billing and nothing pending", conv.Team, conv.PendingEscalation)
+	}
+	h.expect("c", "number 1")
+}
