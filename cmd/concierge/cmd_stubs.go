@@ -14,10 +14,6 @@ func runKB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func runBot(ctx context.Context, args []string, stdout, stderr io.Writer) error { return errNotBuilt }
 
-func runAgent(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return errNotBuilt
-}
-
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errNotBuilt
 }
