@@ -50,6 +50,12 @@ type Typer interface {
 	Typing(ctx context.Context, conv concierge.Conversation, contact concierge.Contact) error
 }
 
+// TypingStopper is implemented by adapters that keep a typing indicator up until told to
+// stop (Telegram's lasts 5 s, so the adapter refreshes it while the bot works).
+type TypingStopper interface {
+	StopTyping(ctx context.Context, conv concierge.Conversation, contact concierge.Contact)
+}
+
 // RetryAfter is returned by Deliver when the channel asked us to wait (HTTP 429).
 type RetryAfter struct {
 	Delay time.Duration
@@ -258,11 +264,19 @@ func (g *Gateway) Typing(ctx context.Context, convID int64, t concierge.Typing) 
 	ev := concierge.Event{Kind: concierge.EventTyping, ConversationID: convID, Typing: &t, At: g.now()}
 	g.pub.Publish(concierge.ConversationTopic(convID), ev)
 	g.pub.Publish(concierge.TopicAgents, ev)
-	if t.Sender == concierge.SenderUser || !t.On {
+	if t.Sender == concierge.SenderUser {
 		return
 	}
 	conv, err := g.store.Conversation(ctx, convID)
 	if err != nil {
+		return
+	}
+	if !t.On {
+		if stopper, ok := g.adapter(conv.Channel).(TypingStopper); ok {
+			if contact, err := g.store.Contact(ctx, conv.ContactID); err == nil {
+				stopper.StopTyping(ctx, conv, contact)
+			}
+		}
 		return
 	}
 	if typer, ok := g.adapter(conv.Channel).(Typer); ok {
@@ -497,6 +511,9 @@ func (g *Gateway) showTyping(ctx context.Context, conv concierge.Conversation, c
 	ev := concierge.Event{Kind: concierge.EventTyping, ConversationID: conv.ID, Typing: &t, At: g.now()}
 	g.pub.Publish(concierge.ConversationTopic(conv.ID), ev)
 	if !on {
+		if stopper, ok := g.adapter(conv.Channel).(TypingStopper); ok {
+			stopper.StopTyping(ctx, conv, contact)
+		}
 		return
 	}
 	if typer, ok := g.adapter(conv.Channel).(Typer); ok {

@@ -216,19 +216,11 @@ func TestRoutingFollowsTheConversationStatus(t *testing.T) {
 	h.waitStatus(rec.Conversation.ID, concierge.StatusQueued)
 
 	h.receive("bob", "are you there?")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, "the queued conversation's message reaches the handoff", func() bool {
 		h.handoff.mu.Lock()
-		n := len(h.handoff.messages)
-		h.handoff.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("message of a queued conversation never reached the handoff")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer h.handoff.mu.Unlock()
+		return len(h.handoff.messages) == 1
+	})
 	h.bot.mu.Lock()
 	botSaw := len(h.bot.seen[rec.Conversation.ID])
 	h.bot.mu.Unlock()
@@ -250,10 +242,26 @@ func TestRoutingFollowsTheConversationStatus(t *testing.T) {
 		t.Fatal("a question after closing did not open a new conversation")
 	}
 	h.waitDelivered("echo: new question")
-	h.handoff.mu.Lock()
-	defer h.handoff.mu.Unlock()
-	if fmt.Sprint(h.handoff.ratings) != "[4]" {
-		t.Fatalf("ratings %v, want [4]", h.handoff.ratings)
+	waitUntil(t, "the rating reaches the handoff", func() bool {
+		h.handoff.mu.Lock()
+		defer h.handoff.mu.Unlock()
+		return fmt.Sprint(h.handoff.ratings) == "[4]"
+	})
+}
+
+// waitUntil polls cond until it holds, failing the test after 10 seconds. For outcomes
+// that publish no event.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting until %s", what)
+		}
 	}
 }
 
@@ -330,6 +338,53 @@ func TestDeliveryRetriesTransientFailuresAndGivesUpOnUnreachable(t *testing.T) {
 			}
 		case <-deadline:
 			t.Fatal("no failed-delivery event for the agent")
+		}
+	}
+}
+
+// typingAdapter records typing starts and stops around deliveries.
+type typingAdapter struct {
+	recordingAdapter
+	events chan string
+}
+
+func (a *typingAdapter) Typing(ctx context.Context, conv concierge.Conversation, contact concierge.Contact) error {
+	a.events <- "on"
+	return nil
+}
+
+func (a *typingAdapter) StopTyping(ctx context.Context, conv concierge.Conversation, contact concierge.Contact) {
+	a.events <- "off"
+}
+
+func TestTypingIsStoppedWhenTheBotHasAnswered(t *testing.T) {
+	log := zerolog.New(zerolog.NewTestWriter(t))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "gw.db"), log, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	gw := New(st, bus.New(), nil, log, Options{Workers: 1, TypingDelay: -1, OutboxScan: 20 * time.Millisecond})
+	gw.SetResponder(&echoBot{})
+	a := &typingAdapter{recordingAdapter: recordingAdapter{name: "chat", got: make(chan string, 10)}, events: make(chan string, 10)}
+	if err := gw.Register(a); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { gw.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if _, err := gw.Receive(ctx, concierge.Inbound{Channel: "chat", ContactID: "c", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"on", "off"} {
+		select {
+		case got := <-a.events:
+			if got != want {
+				t.Fatalf("typing event %q, want %q", got, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no typing %q within 10s", want)
 		}
 	}
 }

@@ -16,6 +16,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/conciergehq/concierge/channels"
+	"github.com/conciergehq/concierge/channels/web"
+	"github.com/conciergehq/concierge/handoff"
+	"github.com/conciergehq/concierge/handoff/panel"
 	"github.com/conciergehq/concierge/internal/blob"
 	"github.com/conciergehq/concierge/internal/bus"
 	"github.com/conciergehq/concierge/internal/httpx"
@@ -27,12 +30,18 @@ import (
 // the one place that shows the start-up order.
 type server struct {
 	*env
-	bus      *bus.Bus
-	gateway  *channels.Gateway
-	mux      *http.ServeMux
-	auth     httpx.Auth
-	blobs    *blob.Store // customers' files (attachments), viewable by agents
-	kb       *kb.Base    // the knowledge base (search for the bot, editor, help pages)
+	bus     *bus.Bus
+	gateway *channels.Gateway
+	mux     *http.ServeMux
+	auth    httpx.Auth
+	blobs   *blob.Store  // customers' files (attachments), viewable by agents
+	web     *web.Channel // the website widget's channel (nil until setupWeb)
+	// articles is the KB search the agent panel's "insert KB article" uses; setupKB sets it
+	// (nil leaves the button saying the KB is not connected).
+	articles panel.ArticleSearcher
+	// handoff is the people's side (queue, teams, business hours), set by setupHandoff.
+	handoff  *handoff.Service
+	kb       *kb.Base // the knowledge base (search for the bot, editor, help pages)
 	services []service
 	// ready is set once everything started and cleared when shutdown begins.
 	ready atomic.Bool
@@ -89,8 +98,9 @@ func (s *server) setup(ctx context.Context) error {
 		name string
 		fn   func(context.Context) error
 	}{
-		{"knowledge base", s.setupKB},
+		// Accounts first: every later UI (the KB editor too) is guarded by s.auth.
 		{"handoff", s.setupHandoff},
+		{"knowledge base", s.setupKB},
 		{"bot", s.setupBot},
 		{"web widget", s.setupWeb},
 		{"telegram", s.setupTelegram},

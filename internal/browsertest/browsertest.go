@@ -132,7 +132,7 @@ func New(t testing.TB) context.Context {
 
 // Screenshot saves a PNG of the current page to path (for docs, or to look at a failure).
 func Screenshot(ctx context.Context, path string) error {
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 makes a PNG; lower qualities are JPEG
 	if err != nil {
 		return fmt.Errorf("browsertest: screenshot: %w", err)
 	}

@@ -26,6 +26,7 @@ func New() *Bus { return &Bus{topics: map[string]map[*Subscription]struct{}{}} }
 type Subscription struct {
 	C     <-chan concierge.Event
 	c     chan concierge.Event
+	fn    func(concierge.Event) // set for Listen subscriptions (no channel)
 	topic string
 	bus   *Bus
 	once  sync.Once
@@ -38,6 +39,23 @@ func (b *Bus) Subscribe(topic string, size int) *Subscription {
 	}
 	c := make(chan concierge.Event, size)
 	s := &Subscription{C: c, c: c, topic: topic, bus: b}
+	b.add(s)
+	return s
+}
+
+// Listen calls fn with every event published on topic until the returned cancel is
+// called. fn runs inside Publish, so it must not block and must not call cancel or
+// Subscribe/Listen itself: it hands the event to its own queue. It costs no goroutine
+// and no buffer, which is what lets a server hold many idle widget connections (a NATS
+// implementation maps it onto a subscription callback).
+func (b *Bus) Listen(topic string, fn func(concierge.Event)) (cancel func()) {
+	s := &Subscription{fn: fn, topic: topic, bus: b}
+	b.add(s)
+	return s.Close
+}
+
+func (b *Bus) add(s *Subscription) {
+	topic := s.topic
 	b.mu.Lock()
 	subs := b.topics[topic]
 	if subs == nil {
@@ -46,7 +64,6 @@ func (b *Bus) Subscribe(topic string, size int) *Subscription {
 	}
 	subs[s] = struct{}{}
 	b.mu.Unlock()
-	return s
 }
 
 // Close stops the subscription; its channel is closed. Safe to call more than once.
@@ -64,7 +81,11 @@ func (b *Bus) remove(s *Subscription) {
 			delete(b.topics, s.topic)
 		}
 	}
-	s.once.Do(func() { close(s.c) })
+	s.once.Do(func() {
+		if s.c != nil {
+			close(s.c)
+		}
+	})
 }
 
 // Publish delivers ev to every subscriber of topic without waiting.
@@ -72,6 +93,10 @@ func (b *Bus) Publish(topic string, ev concierge.Event) {
 	b.mu.RLock()
 	var slow []*Subscription
 	for s := range b.topics[topic] {
+		if s.fn != nil {
+			s.fn(ev)
+			continue
+		}
 		select {
 		case s.c <- ev:
 		default:

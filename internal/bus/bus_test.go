@@ -48,3 +48,21 @@ func TestSlowSubscriberIsDroppedWithoutBlockingOthers(t *testing.T) {
 	}
 	slow.Close() // closing again after a drop must not panic
 }
+
+func TestListenCallsBackUntilCancelled(t *testing.T) {
+	b := New()
+	var got []int64
+	cancel := b.Listen("t", func(ev concierge.Event) { got = append(got, ev.ConversationID) })
+	b.Publish("t", concierge.Event{ConversationID: 1})
+	b.Publish("other", concierge.Event{ConversationID: 9})
+	b.Publish("t", concierge.Event{ConversationID: 2})
+	cancel()
+	cancel() // a second cancel is harmless
+	b.Publish("t", concierge.Event{ConversationID: 3})
+	if len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Fatalf("listener saw %v, want [1 2]: events of its topic until cancelled, in order", got)
+	}
+	if n := b.Subscribers("t"); n != 0 {
+		t.Fatalf("%d subscribers left after cancel, want 0", n)
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 )
 
@@ -49,8 +50,37 @@ func (t *Telegram) validate() error {
 		if t.WebhookURL == "" || t.WebhookSecret == "" {
 			errs = append(errs, errors.New("webhook mode needs webhook_url and webhook_secret"))
 		}
+		if t.WebhookURL != "" {
+			if err := checkWebhookURL(t.WebhookURL); err != nil {
+				errs = append(errs, fmt.Errorf("webhook_url %q: %w", t.WebhookURL, err))
+			}
+		}
+		if t.WebhookSecret != "" && !webhookSecret.MatchString(t.WebhookSecret) {
+			errs = append(errs, errors.New("webhook_secret: want 1-256 of A-Za-z0-9_- (Telegram's rule)"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("mode %q: want polling or webhook", t.Mode))
 	}
+	if u, err := url.Parse(t.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("api_url %q: want http(s)://host", t.APIURL))
+	}
 	return errors.Join(errs...)
 }
+
+var webhookSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// checkWebhookURL applies Telegram's rules: https, on port 443, 80, 88 or 8443.
+func checkWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return errors.New("want an https URL (Telegram posts only over TLS)")
+	}
+	switch u.Port() {
+	case "", "443", "80", "88", "8443":
+		return nil
+	}
+	return fmt.Errorf("port %s: Telegram posts only to 443, 80, 88 or 8443", u.Port())
+}
+
+// WebhookPath is where serve mounts the bot's webhook handler; webhook_url must reach it.
+func (t *Telegram) WebhookPath() string { return "/telegram/" + t.Name + "/webhook" }

@@ -13,6 +13,10 @@ type Widget struct {
 	Title string `yaml:"title"`
 	// Accent colour of the launcher and header, #rrggbb (default #2563eb).
 	Accent string `yaml:"accent"`
+	// Position of the launcher: right (default) or left.
+	Position string `yaml:"position"`
+	// Locale forces the widget's language (en, zh); empty follows the browser.
+	Locale string `yaml:"locale"`
 	// IdentitySecret verifies setUser calls: user_hash = hex(HMAC-SHA256(secret, id)).
 	// Set it through CONCIERGE_WIDGET_IDENTITY_SECRET rather than the file.
 	IdentitySecret string `yaml:"identity_secret"`
@@ -27,6 +31,11 @@ type Widget struct {
 	// SendQueue is how many frames may wait for a slow connection before it is dropped
 	// (default 64); the client resumes from its last sequence number.
 	SendQueue int `yaml:"send_queue"`
+	// ConnectsPerIP limits WebSocket connections opened per minute from one address
+	// (default 60).
+	ConnectsPerIP int `yaml:"connects_per_ip"`
+	// History is how many recent messages a newly opened chat window shows (default 100).
+	History int `yaml:"history"`
 	// PingInterval keeps connections alive through proxies (default 30s).
 	PingInterval time.Duration `yaml:"ping_interval"`
 	// Demo serves the demo product page at / (default true).
@@ -38,6 +47,9 @@ var hexColour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 func (w *Widget) defaults() {
 	w.Title = "Support"
 	w.Accent = "#2563eb"
+	w.Position = "right"
+	w.ConnectsPerIP = 60
+	w.History = 100
 	w.MaxTextBytes = 4096
 	w.RatePerVisitor = 30
 	w.RatePerIP = 120
@@ -52,6 +64,18 @@ func (w *Widget) validate() error {
 	var errs []error
 	if !hexColour.MatchString(w.Accent) {
 		errs = append(errs, fmt.Errorf("widget.accent %q: want #rrggbb", w.Accent))
+	}
+	if w.Position != "right" && w.Position != "left" {
+		errs = append(errs, fmt.Errorf("widget.position %q: want right or left", w.Position))
+	}
+	if w.Locale != "" && w.Locale != "en" && w.Locale != "zh" {
+		errs = append(errs, fmt.Errorf("widget.locale %q: want en, zh or empty (the browser's language)", w.Locale))
+	}
+	if w.ConnectsPerIP < 1 {
+		errs = append(errs, errors.New("widget.connects_per_ip must be positive"))
+	}
+	if w.History < 1 || w.History > 1000 {
+		errs = append(errs, fmt.Errorf("widget.history %d: want 1..1000", w.History))
 	}
 	if w.IdentityRequired && w.IdentitySecret == "" {
 		errs = append(errs, errors.New("widget.identity_required needs widget.identity_secret (or CONCIERGE_WIDGET_IDENTITY_SECRET)"))
