@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	banalysis "github.com/blevesearch/bleve/v2/analysis"
 	"github.com/rs/zerolog"
 
 	"github.com/conciergehq/concierge"
@@ -36,6 +37,9 @@ type Base struct {
 	mu      sync.Mutex
 	indexed atomic.Int64 // the change counter the index reflects
 	fams    sync.Map     // analysis families present in the index (for searches in every language)
+
+	anMu      sync.Mutex // guards analyzers
+	analyzers map[string]banalysis.Analyzer
 
 	// Poll is how often Run looks for changes made by other processes (kb import while
 	// the server runs, other instances). Set before Run.
