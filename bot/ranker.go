@@ -1,7 +1,10 @@
 package bot
 
 import (
+	"cmp"
 	"math"
+	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -119,21 +122,41 @@ func newRanker(articles []kb.Article, opts featureOpts) *ranker {
 	}
 	if len(articles) > 1 {
 		r.clf = newClassifier(r.voc, r.voc.df, len(articles))
+		// Each sample question's neighbours (itself hidden) are its training candidates,
+		// and its closeness to its own article's other phrasings feeds typical. The
+		// questions are independent: spread them over the cores.
 		ex := make([]trainExample, len(vecs))
+		self := make([]float32, len(vecs)) // best cosine to the own article's other phrasings, -1: none
+		var wg sync.WaitGroup
+		workers := runtime.GOMAXPROCS(0)
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(vecs); i += workers {
+					ms := r.similar(vecs[i], candidates, func(doc, art int) bool { return doc == i })
+					own := int(r.docArt[i])
+					cands := []int{own}
+					self[i] = -1
+					for _, m := range ms {
+						if m.art != own {
+							cands = append(cands, m.art)
+						} else {
+							self[i] = m.top[0]
+						}
+					}
+					ex[i] = trainExample{x: vecs[i], y: own, cands: cands}
+				}
+			}()
+		}
+		wg.Wait()
 		sum := make([]float64, len(articles))
 		cnt := make([]int, len(articles))
-		for i, v := range vecs {
-			ms := r.similar(v, candidates, func(doc, art int) bool { return doc == i })
-			cands := []int{int(r.docArt[i])}
-			for _, m := range ms {
-				if m.art != cands[0] {
-					cands = append(cands, m.art)
-				} else {
-					sum[m.art] += float64(m.top[0])
-					cnt[m.art]++
-				}
+		for i, v := range self {
+			if v >= 0 {
+				sum[r.docArt[i]] += float64(v)
+				cnt[r.docArt[i]]++
 			}
-			ex[i] = trainExample{x: v, y: int(r.docArt[i]), cands: cands}
 		}
 		r.clf.train(ex, trainEpochs, trainRate, 1)
 		r.typical = make([]float32, len(articles))
@@ -244,11 +267,11 @@ func (r *ranker) similar(q sparse, limit int, skip func(doc, art int) bool) []ma
 		m.sim = combine(m)
 		out = append(out, m)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].sim != out[j].sim {
-			return out[i].sim > out[j].sim
+	slices.SortFunc(out, func(a, b match) int {
+		if a.sim != b.sim {
+			return cmp.Compare(b.sim, a.sim)
 		}
-		return out[i].art < out[j].art
+		return a.art - b.art
 	})
 	if len(out) > limit {
 		out = out[:limit]
