@@ -119,6 +119,9 @@ func openBotForTest(ctx context.Context, e *env) (*bot.Bot, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The test scores decisions, which never depend on the model's prose: no answer
+	// is composed (embeddings, which change the ranking, stay on when configured).
+	b.SetLLM(nil, nil)
 	if err := b.Reload(ctx); err != nil {
 		return nil, nil, err
 	}
