@@ -57,12 +57,21 @@ func (b *Bot) defaults() {
 	b.DefaultLanguage = "en"
 }
 
+// validate checks the section; zero values stand for the defaults (a Config built in
+// code rather than loaded may leave them unset).
 func (b *Bot) validate() error {
 	var errs []error
-	if b.AnswerThreshold <= 0 || b.AnswerThreshold > 1 {
+	answer, clarify := b.AnswerThreshold, b.ClarifyThreshold
+	if answer == 0 {
+		answer = 0.5
+	}
+	if clarify == 0 {
+		clarify = min(0.3, answer)
+	}
+	if answer < 0 || answer > 1 {
 		errs = append(errs, fmt.Errorf("bot.answer_threshold %v: want a confidence in (0, 1]", b.AnswerThreshold))
 	}
-	if b.ClarifyThreshold <= 0 || b.ClarifyThreshold > b.AnswerThreshold {
+	if clarify < 0 || clarify > answer {
 		errs = append(errs, fmt.Errorf("bot.clarify_threshold %v: want (0, answer_threshold]", b.ClarifyThreshold))
 	}
 	if b.MaxReasks < 0 || b.MaxReasks > 10 {

@@ -27,6 +27,10 @@ bot:
 		b.Details[0].Prompt["zh"] == "" {
 		t.Fatalf("bot section = %+v", b)
 	}
+	var zero Config
+	if err := zero.Bot.validate(); err != nil {
+		t.Fatalf("a zero bot section (defaults) is refused: %v", err)
+	}
 	_, err = Load(write(t, "bot:\n  answer_threshold: 0.2\n  details:\n    - name: x\n      find: '('\n"), noEnv)
 	if err == nil || !strings.Contains(err.Error(), "clarify_threshold") || !strings.Contains(err.Error(), "details[0] (x).find") {
 		t.Fatalf("err = %v, want both problems named", err)
