@@ -386,7 +386,11 @@ func (a *Account) handle(w http.ResponseWriter, r *http.Request, m *callback, en
 	a.enqueue(p)
 	rec, err := a.gw.Receive(ctx, in)
 	if err != nil {
-		a.drop(p)
+		if !a.drop(p) {
+			// Deliver handed over a reply for an earlier message just now; this callback
+			// fails (WeChat retries it), so that reply must go through the API.
+			(<-p.reply).done <- errors.New("wechat: callback failed before its reply was written")
+		}
 		if errors.Is(err, concierge.ErrInvalid) {
 			err = refuse(http.StatusBadRequest, "%v", err)
 		}
@@ -395,8 +399,7 @@ func (a *Account) handle(w http.ResponseWriter, r *http.Request, m *callback, en
 	}
 	if rec.Duplicate || rec.Conversation.Status.WithHuman() {
 		// Agents answer in their own time: acknowledge at once, their replies go through the API.
-		a.drop(p)
-		ack(w)
+		a.finish(w, p, m, encrypted)
 		return
 	}
 	a.await(w, r, p, m, encrypted, deadline)
@@ -696,12 +699,20 @@ func (a *Account) await(w http.ResponseWriter, r *http.Request, p *pending, m *c
 	case <-r.Context().Done():
 	}
 	if reply == nil {
-		if a.drop(p) {
-			ack(w)
-			return
-		}
-		reply = <-p.reply // Deliver took p just now: its reply is already on the way
+		a.finish(w, p, m, encrypted)
+		return
 	}
+	reply.done <- a.writeReply(w, m, encrypted, reply.text)
+}
+
+// finish answers a callback that stops waiting: "success", or the reply Deliver handed
+// it in the meantime.
+func (a *Account) finish(w http.ResponseWriter, p *pending, m *callback, encrypted bool) {
+	if a.drop(p) {
+		ack(w)
+		return
+	}
+	reply := <-p.reply // Deliver took p just now: its reply is already on the way
 	reply.done <- a.writeReply(w, m, encrypted, reply.text)
 }
 

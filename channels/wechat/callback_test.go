@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -504,4 +506,39 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 		t.Fatalf("err = %v: want a failure that does not carry the access token", err)
 	}
 	// The harness's cleanup checks every log line of both for the secret, the AES key and tokens.
+}
+
+func TestAReplyHandedOverAsTheCallbackStopsWaitingIsNotLost(t *testing.T) {
+	h := newHarness(t, harnessOpts{mode: "plaintext"})
+	a := h.acct
+	m := &callback{ToUserName: testOrigID, FromUserName: "o_race", MsgType: "text"}
+	// Deliver takes the callback just before it gives up waiting: the reply is written.
+	p := a.begin("k1", "o_race")
+	a.enqueue(p)
+	offered := make(chan bool)
+	go func() { offered <- a.offerPassive("o_race", "agent reply") }()
+	for !takenState(a, p) { // until Deliver has taken it
+		runtime.Gosched()
+	}
+	rec := httptest.NewRecorder()
+	a.finish(rec, p, m, false)
+	a.end(p)
+	if !<-offered || !strings.Contains(rec.Body.String(), "agent reply") {
+		t.Fatalf("callback answered %q: want the handed-over reply written, and Deliver told so", rec.Body.String())
+	}
+	// A callback with nothing handed over answers success, and Deliver then finds no one.
+	p = a.begin("k2", "o_race")
+	a.enqueue(p)
+	rec = httptest.NewRecorder()
+	a.finish(rec, p, m, false)
+	a.end(p)
+	if rec.Body.String() != "success" || a.offerPassive("o_race", "late") {
+		t.Fatalf("callback answered %q; a later reply must go through the API", rec.Body.String())
+	}
+}
+
+func takenState(a *Account, p *pending) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return p.state == taken
 }
