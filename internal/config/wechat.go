@@ -37,9 +37,22 @@ type WeChat struct {
 	// Menu maps custom-menu CLICK keys to what the click means: "human" (talk to a
 	// person), "start" (greet, as on follow) or "ask:<text>" (as if the customer typed text).
 	Menu map[string]string `yaml:"menu"`
-	// KfSecret enables WeCom customer service (sync_msg/send_msg) when set.
+	// KfSecret enables WeCom customer service (微信客服: kf/sync_msg and kf/send_msg) when
+	// set: the Secret of the customer-service app in the WeCom admin console. Set it through
+	// CONCIERGE_WECHAT_<NAME>_KF_SECRET.
 	KfSecret string `yaml:"kf_secret"`
+	// CorpID is the WeCom organisation (ww…), which WeCom callbacks are encrypted for.
+	CorpID string `yaml:"corp_id"`
+	// KfToken and KfEncodingAESKey are the customer-service API callback's token and key
+	// (CONCIERGE_WECHAT_<NAME>_KF_TOKEN / _KF_ENCODING_AES_KEY); its URL is /wechat/<name>/kf.
+	KfToken          string `yaml:"kf_token"`
+	KfEncodingAESKey string `yaml:"kf_encoding_aes_key"`
+	// KfAPIURL is the WeCom API base (default https://qyapi.weixin.qq.com).
+	KfAPIURL string `yaml:"kf_api_url"`
 }
+
+// Kf reports whether WeCom customer service is configured for the account.
+func (w *WeChat) Kf() bool { return w.KfSecret != "" }
 
 func (w *WeChat) defaults() {
 	if w.Mode == "" {
@@ -53,6 +66,9 @@ func (w *WeChat) defaults() {
 	}
 	if w.ReplyBudget == 0 {
 		w.ReplyBudget = 3 * time.Second
+	}
+	if w.KfAPIURL == "" {
+		w.KfAPIURL = "https://qyapi.weixin.qq.com"
 	}
 }
 
@@ -76,10 +92,18 @@ func (w *WeChat) validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("mode %q: want plaintext, compatible or safe", w.Mode))
 	}
-	if w.EncodingAESKey != "" {
-		// Never echo the key itself: it is a secret.
-		if key, err := base64.StdEncoding.DecodeString(w.EncodingAESKey + "="); len(w.EncodingAESKey) != 43 || err != nil || len(key) != 32 {
-			errs = append(errs, errors.New("encoding_aes_key must be the 43-character key from the WeChat console"))
+	if w.EncodingAESKey != "" && !validAESKey(w.EncodingAESKey) {
+		errs = append(errs, errors.New("encoding_aes_key must be the 43-character key from the WeChat console"))
+	}
+	if w.Kf() {
+		if w.CorpID == "" {
+			errs = append(errs, errors.New("WeCom customer service (kf_secret) needs corp_id"))
+		}
+		if w.KfToken == "" {
+			errs = append(errs, fmt.Errorf("WeCom customer service needs kf_token (CONCIERGE_WECHAT_%s_KF_TOKEN)", envName(w.Name)))
+		}
+		if !validAESKey(w.KfEncodingAESKey) {
+			errs = append(errs, fmt.Errorf("WeCom customer service needs the 43-character kf_encoding_aes_key (CONCIERGE_WECHAT_%s_KF_ENCODING_AES_KEY)", envName(w.Name)))
 		}
 	}
 	switch w.TokenAPI {
@@ -96,6 +120,12 @@ func (w *WeChat) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validAESKey checks an EncodingAESKey without ever echoing it: it is a secret.
+func validAESKey(k string) bool {
+	key, err := base64.StdEncoding.DecodeString(k + "=")
+	return len(k) == 43 && err == nil && len(key) == 32
 }
 
 // MenuAction is what a custom-menu click means.

@@ -60,3 +60,28 @@ wechat:
 		t.Error("the error repeats the AES key")
 	}
 }
+
+func TestWeComCustomerServiceNeedsItsCallbackSettings(t *testing.T) {
+	p := write(t, `
+wechat:
+  - name: main
+    original_id: gh_1
+    app_id: wx1
+    app_secret: s
+    token: t
+    mode: plaintext
+    kf_secret: k
+`)
+	_, err := Load(p, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "needs corp_id") || !strings.Contains(err.Error(), "needs kf_token") || !strings.Contains(err.Error(), "KF_ENCODING_AES_KEY") {
+		t.Fatalf("err = %v, want corp_id, kf_token and the key asked for", err)
+	}
+	_, err = Load(p, func(k string) (string, bool) {
+		v, ok := map[string]string{"CONCIERGE_WECHAT_MAIN_KF_TOKEN": "kt",
+			"CONCIERGE_WECHAT_MAIN_KF_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}[k]
+		return v, ok
+	})
+	if err == nil || !strings.Contains(err.Error(), "needs corp_id") || strings.Contains(err.Error(), "kf_token") || strings.Contains(err.Error(), "KF_ENCODING") {
+		t.Fatalf("err = %v, want only corp_id missing once the environment gives the token and key", err)
+	}
+}
