@@ -48,6 +48,8 @@ type Store interface {
 	RecentMessages(ctx context.Context, convID int64, n int) ([]concierge.Message, error)
 	SetUnreachable(ctx context.Context, contactID int64, reason string) error
 	FirstSeen(ctx context.Context, channel, key string) (bool, error)
+	ChannelState(ctx context.Context, channel, key string) (string, error)
+	SetChannelState(ctx context.Context, channel, key, value string) error
 }
 
 // Files keeps the pictures and voice notes customers send (internal/blob).
@@ -84,6 +86,8 @@ type Config struct {
 	ReplyBudget time.Duration
 	// Menu maps CLICK event keys to what they mean; unmapped keys are ignored.
 	Menu map[string]Click
+	// Kf, when set, adds the WeCom customer service (微信客服) behind the same adapter.
+	Kf *KfConfig
 }
 
 // Deps are the account's collaborators. Files, HTTP and Now are optional.
@@ -123,6 +127,8 @@ type Account struct {
 	nonces   map[string]nonceUse   // timestamp|nonce → the body it signed
 	typing   map[string]time.Time  // OpenID → when the indicator was last shown
 	progress map[int64]int         // message id → parts already sent by an earlier attempt
+
+	kf *kf // WeCom customer service, nil unless configured
 }
 
 // New returns the account described by cfg.
@@ -168,6 +174,13 @@ func New(cfg Config, deps Deps, log zerolog.Logger) (*Account, error) {
 	}
 	a.api = &apiClient{base: strings.TrimRight(cfg.APIURL, "/"), appID: cfg.AppID, secret: cfg.AppSecret,
 		classic: cfg.ClassicToken, hc: deps.HTTP, now: deps.Now}
+	if cfg.Kf != nil {
+		k, err := newKf(a, *cfg.Kf, deps.HTTP)
+		if err != nil {
+			return nil, err
+		}
+		a.kf = k
+	}
 	return a, nil
 }
 
@@ -418,14 +431,14 @@ func (a *Account) inbound(ctx context.Context, m *callback, deadline time.Time) 
 		}
 		in.Payload = a.choice(ctx, m.FromUserName, in.Text)
 	case "image":
-		in.Attachments = []concierge.Attachment{a.media(ctx, deadline, "image", m.MediaID, m.PicURL, "")}
+		in.Attachments = []concierge.Attachment{a.media(ctx, a.api, deadline, "image", m.MediaID, m.PicURL, "")}
 	case "voice":
 		in.Text = strings.TrimSpace(m.Recognition)
-		att := a.media(ctx, deadline, "voice", m.MediaID, "", m.Format)
+		att := a.media(ctx, a.api, deadline, "voice", m.MediaID, "", m.Format)
 		att.Text = in.Text
 		in.Attachments = []concierge.Attachment{att}
 	case "video", "shortvideo":
-		in.Attachments = []concierge.Attachment{a.media(ctx, deadline, "video", m.MediaID, "", "")}
+		in.Attachments = []concierge.Attachment{a.media(ctx, a.api, deadline, "video", m.MediaID, "", "")}
 	case "location":
 		in.Attachments = []concierge.Attachment{{Kind: "location", URL: "geo:" + m.LocationX + "," + m.LocationY,
 			Name: m.Label, Text: m.Label}}
@@ -476,14 +489,14 @@ func (a *Account) created(sec int64) time.Time {
 // media keeps a customer's picture, voice note or video in our files, so agents can see
 // it after WeChat's copy expires (3 days). Within the reply budget only: when the download
 // fails or is slow, the attachment keeps WeChat's own link or media id.
-func (a *Account) media(ctx context.Context, deadline time.Time, kind, mediaID, link, format string) concierge.Attachment {
+func (a *Account) media(ctx context.Context, api *apiClient, deadline time.Time, kind, mediaID, link, format string) concierge.Attachment {
 	att := concierge.Attachment{Kind: kind, Ref: mediaID, URL: link}
 	if a.files == nil || mediaID == "" {
 		return att
 	}
 	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	md, err := a.api.getMedia(ctx, mediaID)
+	md, err := api.getMedia(ctx, mediaID)
 	if err != nil {
 		a.log.Warn().Err(err).Str("kind", kind).Msg("cannot download media; keeping WeChat's reference")
 		return att
@@ -760,15 +773,18 @@ func (a *Account) offerPassive(openID, text string) bool {
 // callback when there is one, everything else through the customer-service API. A message
 // split into several parts resumes after the parts an earlier attempt sent.
 func (a *Account) Deliver(ctx context.Context, d channels.Delivery) (string, error) {
+	if openKfID := d.Contact.Attributes[kfAttribute]; openKfID != "" {
+		if a.kf == nil {
+			return "", errors.New("wechat: contact came through WeCom customer service, which is no longer configured")
+		}
+		return a.kf.deliver(ctx, d, openKfID)
+	}
 	openID := d.Contact.ExternalID
 	texts := render(d.Message, d.Conversation.Language)
 	images := a.ownImages(d.Message)
 	parts := len(texts) + len(images)
-	a.mu.Lock()
-	from := a.progress[d.Message.ID]
-	a.mu.Unlock()
 	how := "custom"
-	for i := from; i < parts; i++ {
+	for i := a.sentParts(d.Message.ID); i < parts; i++ {
 		var err error
 		switch {
 		case i == 0 && len(texts) > 0 && a.offerPassive(openID, texts[0]):
@@ -779,25 +795,42 @@ func (a *Account) Deliver(ctx context.Context, d channels.Delivery) (string, err
 			err = a.sendImage(ctx, openID, images[i-len(texts)])
 		}
 		if err != nil {
-			err = classify(err)
-			a.mu.Lock()
-			if i > 0 && !errors.Is(err, concierge.ErrUnreachable) && len(a.progress) < 10000 {
-				a.progress[d.Message.ID] = i
-			} else {
-				delete(a.progress, d.Message.ID)
-			}
-			a.mu.Unlock()
-			return "", err
+			return "", a.partFailed(d.Message.ID, i, err)
 		}
 	}
-	a.mu.Lock()
-	delete(a.progress, d.Message.ID)
-	a.mu.Unlock()
+	a.partsDone(d.Message.ID)
 	if parts == 0 {
 		a.log.Warn().Int64("message", d.Message.ID).Msg("message has nothing WeChat can show; skipped")
 		return "", nil
 	}
 	return how, nil
+}
+
+// sentParts is how many parts of a split message an earlier attempt delivered.
+func (a *Account) sentParts(messageID int64) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.progress[messageID]
+}
+
+// partFailed records that part i of a message failed (the parts before it went out) and
+// returns the error as the gateway's outbox understands it.
+func (a *Account) partFailed(messageID int64, i int, err error) error {
+	err = classify(err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if i > 0 && !errors.Is(err, concierge.ErrUnreachable) && len(a.progress) < 10000 {
+		a.progress[messageID] = i
+	} else {
+		delete(a.progress, messageID) // given up for good: nothing will resume it
+	}
+	return err
+}
+
+func (a *Account) partsDone(messageID int64) {
+	a.mu.Lock()
+	delete(a.progress, messageID)
+	a.mu.Unlock()
 }
 
 // ownImages are the pictures of a message kept on our server (an agent's screenshot):
@@ -817,18 +850,9 @@ func (a *Account) ownImages(m concierge.Message) []string {
 }
 
 func (a *Account) sendImage(ctx context.Context, openID, key string) error {
-	f, meta, err := a.files.Open(key)
+	data, meta, err := a.readImage(key)
 	if err != nil {
-		return fmt.Errorf("wechat: image %s: %w", key, err)
-	}
-	defer f.Close()
-	const maxImage = 10 << 20 // WeChat's limit for temporary images
-	if meta.Size > maxImage {
-		return fmt.Errorf("wechat: image %s is %d bytes, over WeChat's %d: %w", key, meta.Size, maxImage, concierge.ErrInvalid)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxImage))
-	if err != nil {
-		return fmt.Errorf("wechat: image %s: %w", key, err)
+		return err
 	}
 	mediaID, err := a.api.uploadImage(ctx, meta.Name, meta.MIME, data)
 	if err != nil {
@@ -837,9 +861,30 @@ func (a *Account) sendImage(ctx context.Context, openID, key string) error {
 	return a.api.sendImage(ctx, openID, mediaID)
 }
 
+// readImage reads a picture kept on our server for uploading it to WeChat.
+func (a *Account) readImage(key string) ([]byte, blob.Meta, error) {
+	f, meta, err := a.files.Open(key)
+	if err != nil {
+		return nil, meta, fmt.Errorf("wechat: image %s: %w", key, err)
+	}
+	defer f.Close()
+	const maxImage = 10 << 20 // WeChat's limit for temporary images
+	if meta.Size > maxImage {
+		return nil, meta, fmt.Errorf("wechat: image %s is %d bytes, over WeChat's %d: %w", key, meta.Size, maxImage, concierge.ErrInvalid)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxImage))
+	if err != nil {
+		return nil, meta, fmt.Errorf("wechat: image %s: %w", key, err)
+	}
+	return data, meta, nil
+}
+
 // Typing shows "typing…" in the customer's chat while the bot works. WeChat shows it for
 // about 15s and refuses to show it again sooner.
 func (a *Account) Typing(ctx context.Context, conv concierge.Conversation, contact concierge.Contact) error {
+	if contact.Attributes[kfAttribute] != "" {
+		return nil // WeCom customer service has no typing indicator
+	}
 	now := a.now()
 	a.mu.Lock()
 	if last, ok := a.typing[contact.ExternalID]; ok && now.Sub(last) < typingLasts {

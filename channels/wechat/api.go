@@ -75,8 +75,10 @@ type apiClient struct {
 	appID   string
 	secret  string
 	classic bool
-	hc      *http.Client
-	now     func() time.Time
+	// wecom fetches tokens from cgi-bin/gettoken (appID is the CorpID, secret the app's).
+	wecom bool
+	hc    *http.Client
+	now   func() time.Time
 
 	// refresh makes one caller the refresher; the others wait for its token. A second
 	// concurrent refresher would, with classic tokens, invalidate the first one's token.
@@ -142,11 +144,16 @@ func (c *apiClient) fetchToken(ctx context.Context) (string, time.Duration, erro
 	op := "stable_token"
 	var req *http.Request
 	var err error
-	if c.classic {
+	switch {
+	case c.wecom:
+		op = "gettoken"
+		q := url.Values{"corpid": {c.appID}, "corpsecret": {c.secret}}
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/cgi-bin/gettoken?"+q.Encode(), nil)
+	case c.classic:
 		op = "token"
 		q := url.Values{"grant_type": {"client_credential"}, "appid": {c.appID}, "secret": {c.secret}}
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/cgi-bin/token?"+q.Encode(), nil)
-	} else {
+	default:
 		body, _ := json.Marshal(map[string]any{"grant_type": "client_credential", "appid": c.appID,
 			"secret": c.secret, "force_refresh": false})
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/cgi-bin/stable_token", bytes.NewReader(body))
@@ -176,9 +183,9 @@ type apiStatus struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
-// post calls a JSON API method, refreshing the token and retrying once when WeChat says
-// the token is bad or expired.
-func (c *apiClient) post(ctx context.Context, op string, body any) error {
+// post calls a JSON API method and decodes its answer into out (when not nil),
+// refreshing the token and retrying once when WeChat says the token is bad or expired.
+func (c *apiClient) post(ctx context.Context, op string, body, out any) error {
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("wechat: %s: %w", op, err)
@@ -194,11 +201,20 @@ func (c *apiClient) post(ctx context.Context, op string, body any) error {
 			return fmt.Errorf("wechat: %s: %w", op, err)
 		}
 		req.Header.Set("Content-Type", "application/json; charset=utf-8")
-		var st apiStatus
-		if err := c.roundTrip(req, op, &st); err != nil {
+		var raw json.RawMessage
+		if err := c.roundTrip(req, op, &raw); err != nil {
 			return err
 		}
+		var st apiStatus
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return fmt.Errorf("wechat: %s: answer is not a JSON object", op)
+		}
 		if st.ErrCode == 0 {
+			if out != nil {
+				if err := json.Unmarshal(raw, out); err != nil {
+					return fmt.Errorf("wechat: %s: unexpected answer: %w", op, err)
+				}
+			}
 			return nil
 		}
 		if tokenError(st.ErrCode) && attempt == 0 {
@@ -255,18 +271,18 @@ func statusError(op string, resp *http.Response) error {
 // sendText sends a customer-service text message.
 func (c *apiClient) sendText(ctx context.Context, openID, text string) error {
 	return c.post(ctx, "message/custom/send", map[string]any{
-		"touser": openID, "msgtype": "text", "text": map[string]string{"content": text}})
+		"touser": openID, "msgtype": "text", "text": map[string]string{"content": text}}, nil)
 }
 
 // sendImage sends a customer-service image message of an uploaded media id.
 func (c *apiClient) sendImage(ctx context.Context, openID, mediaID string) error {
 	return c.post(ctx, "message/custom/send", map[string]any{
-		"touser": openID, "msgtype": "image", "image": map[string]string{"media_id": mediaID}})
+		"touser": openID, "msgtype": "image", "image": map[string]string{"media_id": mediaID}}, nil)
 }
 
 // typing shows the "typing…" indicator in the customer's chat.
 func (c *apiClient) typing(ctx context.Context, openID string) error {
-	return c.post(ctx, "message/custom/typing", map[string]string{"touser": openID, "command": "Typing"})
+	return c.post(ctx, "message/custom/typing", map[string]string{"touser": openID, "command": "Typing"}, nil)
 }
 
 // media is a downloaded file.

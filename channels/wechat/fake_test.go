@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,18 +22,20 @@ type fakeAPI struct {
 	appID  string
 	secret string
 
-	mu       sync.Mutex
-	issued   int             // tokens handed out
-	valid    string          // the token the API accepts
-	expired  map[string]bool // tokens that answer 42001
-	tokenTTL int64
-	script   map[string][]int // path → error codes to answer next, in order
-	sent     []sentMessage
-	typing   []string
-	media    map[string][]byte
-	uploads  map[string][]byte
-	calls    map[string]int
-	got      chan sentMessage
+	mu          sync.Mutex
+	issued      int             // tokens handed out
+	valid       string          // the token the API accepts
+	expired     map[string]bool // tokens that answer 42001
+	tokenTTL    int64
+	script      map[string][]int // path → error codes to answer next, in order
+	sent        []sentMessage
+	typing      []string
+	media       map[string][]byte
+	uploads     map[string][]byte
+	calls       map[string]int
+	got         chan sentMessage
+	kfMsgs      []map[string]any // what sync_msg serves; the cursor is an index into it
+	kfSyncToken []string         // the callback tokens sync_msg was called with
 	// tokenGate, when set, holds stable_token calls until closed; tokenEntered says one arrived.
 	tokenGate    chan struct{}
 	tokenEntered chan struct{}
@@ -46,6 +49,12 @@ type sentMessage struct {
 	Type    string
 	Text    string
 	MediaID string
+	// WeCom customer service only.
+	Op       string
+	OpenKfID string
+	MsgID    string
+	Code     string
+	Menu     []string // click ids of a msgmenu
 }
 
 func newFakeAPI(t *testing.T, appID, secret string) *fakeAPI {
@@ -59,6 +68,11 @@ func newFakeAPI(t *testing.T, appID, secret string) *fakeAPI {
 	mux.HandleFunc("POST /cgi-bin/message/custom/typing", f.authed(f.customTyping))
 	mux.HandleFunc("GET /cgi-bin/media/get", f.authed(f.mediaGet))
 	mux.HandleFunc("POST /cgi-bin/media/upload", f.authed(f.mediaUpload))
+	// WeCom customer service (qyapi.weixin.qq.com).
+	mux.HandleFunc("GET /cgi-bin/gettoken", f.wecomToken)
+	mux.HandleFunc("POST /cgi-bin/kf/sync_msg", f.authed(f.kfSync))
+	mux.HandleFunc("POST /cgi-bin/kf/send_msg", f.authed(f.kfSend))
+	mux.HandleFunc("POST /cgi-bin/kf/send_msg_on_event", f.authed(f.kfSend))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -299,4 +313,109 @@ func (f *fakeAPI) noMoreSent(t *testing.T, d time.Duration) {
 		t.Fatalf("unexpected customer-service message %+v", m)
 	case <-time.After(d):
 	}
+}
+
+func (f *fakeAPI) wecomToken(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls["gettoken"]++
+	if q.Get("corpid") != f.appID || q.Get("corpsecret") != f.secret {
+		errAnswer(w, 40001)
+		return
+	}
+	tok := f.valid
+	if tok == "" {
+		tok = f.mint()
+	}
+	answer(w, map[string]any{"errcode": 0, "errmsg": "ok", "access_token": tok, "expires_in": f.tokenTTL})
+}
+
+// addKf queues messages for sync_msg.
+func (f *fakeAPI) addKf(msgs ...map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kfMsgs = append(f.kfMsgs, msgs...)
+}
+
+// kfSync serves kfMsgs two per page, so that has_more and next_cursor are exercised.
+func (f *fakeAPI) kfSync(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Cursor   string `json:"cursor"`
+		Token    string `json:"token"`
+		Limit    int    `json:"limit"`
+		OpenKfID string `json:"open_kfid"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.OpenKfID == "" || req.Limit < 1 || req.Limit > 1000 {
+		errAnswer(w, 40058)
+		return
+	}
+	from := 0
+	if req.Cursor != "" {
+		n, err := strconv.Atoi(req.Cursor)
+		if err != nil {
+			errAnswer(w, 95007)
+			return
+		}
+		from = n
+	}
+	f.mu.Lock()
+	f.kfSyncToken = append(f.kfSyncToken, req.Token)
+	to := min(from+2, len(f.kfMsgs))
+	page := append([]map[string]any{}, f.kfMsgs[min(from, to):to]...)
+	more := to < len(f.kfMsgs)
+	f.mu.Unlock()
+	hasMore := 0
+	if more {
+		hasMore = 1
+	}
+	answer(w, map[string]any{"errcode": 0, "errmsg": "ok", "next_cursor": strconv.Itoa(to), "has_more": hasMore, "msg_list": page})
+}
+
+func (f *fakeAPI) kfSend(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ToUser   string `json:"touser"`
+		OpenKfID string `json:"open_kfid"`
+		MsgID    string `json:"msgid"`
+		Code     string `json:"code"`
+		MsgType  string `json:"msgtype"`
+		Text     struct {
+			Content string `json:"content"`
+		} `json:"text"`
+		Image struct {
+			MediaID string `json:"media_id"`
+		} `json:"image"`
+		MsgMenu struct {
+			HeadContent string `json:"head_content"`
+			List        []struct {
+				Type  string `json:"type"`
+				Click struct {
+					ID      string `json:"id"`
+					Content string `json:"content"`
+				} `json:"click"`
+			} `json:"list"`
+		} `json:"msgmenu"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.MsgID) > 32 {
+		errAnswer(w, 40058)
+		return
+	}
+	onEvent := strings.HasSuffix(r.URL.Path, "send_msg_on_event")
+	if (onEvent && req.Code == "") || (!onEvent && (req.ToUser == "" || req.OpenKfID == "")) {
+		errAnswer(w, 40058)
+		return
+	}
+	m := sentMessage{Op: strings.TrimPrefix(r.URL.Path, "/cgi-bin/"), To: req.ToUser, OpenKfID: req.OpenKfID,
+		MsgID: req.MsgID, Code: req.Code, Type: req.MsgType, Text: req.Text.Content, MediaID: req.Image.MediaID}
+	if req.MsgType == "msgmenu" {
+		m.Text = req.MsgMenu.HeadContent
+		for _, it := range req.MsgMenu.List {
+			m.Menu = append(m.Menu, it.Click.ID)
+		}
+	}
+	f.mu.Lock()
+	f.sent = append(f.sent, m)
+	f.mu.Unlock()
+	f.got <- m
+	answer(w, map[string]any{"errcode": 0, "errmsg": "ok", "msgid": req.MsgID})
 }

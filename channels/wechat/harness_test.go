@@ -36,6 +36,11 @@ const (
 	testAppID  = "wx0123456789abcdef"
 	testSecret = "app-secret-never-logged"
 	testOrigID = "gh_0123456789ab"
+
+	testCorpID   = "ww0123456789abcdef"
+	testKfSecret = "kf-secret-never-logged"
+	testKfToken  = "kf-callback-token"
+	testKfAESKey = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
 )
 
 // testBot is a small Responder: it greets on follow, escalates on request, offers choices
@@ -171,6 +176,7 @@ type harness struct {
 	gw      *channels.Gateway
 	acct    *Account
 	api     *fakeAPI
+	kfAPI   *fakeAPI // WeCom, when the harness has customer service
 	srv     *httptest.Server
 	bot     *testBot
 	handoff *testHandoff
@@ -188,6 +194,9 @@ type harnessOpts struct {
 	menu        map[string]Click
 	classic     bool
 	noAPI       bool // API base pointing at a closed port
+	kf          bool // add WeCom customer service
+	// beforeRun prepares the store before the account starts (state left by a previous run).
+	beforeRun func(h *harness)
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -231,6 +240,15 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.mode != "plaintext" {
 		h.cfg.EncodingAESKey = testAESKey
 	}
+	if o.kf {
+		h.kfAPI = newFakeAPI(t, testCorpID, testKfSecret)
+		h.cfg.Kf = &KfConfig{CorpID: testCorpID, Secret: testKfSecret, Token: testKfToken,
+			EncodingAESKey: testKfAESKey, APIURL: h.kfAPI.srv.URL}
+	}
+	if o.beforeRun != nil {
+		h.st = st
+		o.beforeRun(h)
+	}
 	h.acct, err = New(h.cfg, Deps{Gateway: h.gw, Store: st, Files: files}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -240,17 +258,27 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(h.acct.Path(), h.acct)
+	if kfh := h.acct.KfHandler(); kfh != nil {
+		mux.Handle(h.acct.Path()+"/kf", kfh)
+	}
 	h.srv = httptest.NewServer(mux)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { h.gw.Run(ctx); close(done) }()
+	go func() {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); h.acct.Run(ctx) }()
+		h.gw.Run(ctx)
+		wg.Wait()
+		close(done)
+	}()
 	t.Cleanup(func() {
 		h.srv.Close()
 		cancel()
 		<-done
 		h.events.Close()
 		st.Close()
-		for _, secret := range []string{testSecret, testAESKey, "tok-1", "tok-2"} {
+		for _, secret := range []string{testSecret, testAESKey, testKfSecret, testKfAESKey, "tok-1", "tok-2"} {
 			if strings.Contains(logs.String(), secret) {
 				t.Errorf("a secret (%s…) appeared in the logs", secret[:4])
 			}
@@ -295,7 +323,12 @@ func text(from, content, msgID string) msg {
 // AES-256-CBC with IV = key[:16].
 func testEncrypt(t *testing.T, msg []byte, appID string) string {
 	t.Helper()
-	key, err := base64.StdEncoding.DecodeString(testAESKey + "=")
+	return testEncryptWith(t, testAESKey, msg, appID)
+}
+
+func testEncryptWith(t *testing.T, encodingAESKey string, msg []byte, appID string) string {
+	t.Helper()
+	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
 	if err != nil || len(key) != 32 {
 		t.Fatalf("test key: %v (%d bytes)", err, len(key))
 	}
