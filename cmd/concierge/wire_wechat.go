@@ -36,11 +36,16 @@ func (s *server) setupWeChat(ctx context.Context) error {
 				menu[key] = wechat.Click{Text: act.Text}
 			}
 		}
-		acct, err := wechat.New(wechat.Config{
+		wc := wechat.Config{
 			Name: c.Name, OriginalID: c.OriginalID, AppID: c.AppID, AppSecret: c.AppSecret,
 			Token: c.Token, EncodingAESKey: c.EncodingAESKey, Mode: c.Mode, APIURL: c.APIURL,
 			ClassicToken: c.TokenAPI == "classic", ReplyBudget: c.ReplyBudget, Menu: menu,
-		}, wechat.Deps{Gateway: s.gateway, Store: s.store, Files: s.blobs, HTTP: client}, s.log)
+		}
+		if c.Kf() {
+			wc.Kf = &wechat.KfConfig{CorpID: c.CorpID, Secret: c.KfSecret, Token: c.KfToken,
+				EncodingAESKey: c.KfEncodingAESKey, APIURL: c.KfAPIURL}
+		}
+		acct, err := wechat.New(wc, wechat.Deps{Gateway: s.gateway, Store: s.store, Files: s.blobs, HTTP: client}, s.log)
 		if err != nil {
 			return err
 		}
@@ -51,6 +56,12 @@ func (s *server) setupWeChat(ctx context.Context) error {
 		s.log.Info().Str("account", c.Name).Str("mode", c.Mode).
 			Str("callback_url", s.cfg.Server.BaseURL()+acct.Path()).
 			Msg("WeChat account ready; set this URL, the token and the EncodingAESKey in the WeChat console")
+		if kf := acct.KfHandler(); kf != nil {
+			s.mux.Handle(acct.Path()+"/kf", kf)
+			s.addService(acct.Name()+" customer service", acct.Run)
+			s.log.Info().Str("account", c.Name).Str("callback_url", s.cfg.Server.BaseURL()+acct.Path()+"/kf").
+				Msg("WeCom customer service ready; set this URL, kf_token and kf_encoding_aes_key as its API callback in WeCom")
+		}
 	}
 	return nil
 }

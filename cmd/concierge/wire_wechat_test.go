@@ -25,6 +25,11 @@ wechat:
     mode: plaintext
     api_url: http://127.0.0.1:1
     reply_budget: 100ms
+    kf_secret: kf-secret
+    corp_id: ww0123456789abcdef
+    kf_token: kf-token
+    kf_encoding_aes_key: abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG
+    kf_api_url: http://127.0.0.1:1
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +42,9 @@ wechat:
 	}
 	if code, body := get(t, base+"/wechat/other?"+q.Encode()); code != 404 || !strings.Contains(body, `no WeChat account named "other"`) {
 		t.Fatalf("unknown account: %d %q, want a 404 that says so", code, body)
+	}
+	if code, _ := get(t, base+"/wechat/main/kf?"+q.Encode()); code != 401 {
+		t.Fatalf("WeCom customer-service callback with a wrong msg_signature: %d, want 401 (mounted and checked)", code)
 	}
 	body := `<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><FromUserName><![CDATA[o_1]]></FromUserName>` +
 		`<CreateTime>` + ts + `</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>1</MsgId></xml>`
