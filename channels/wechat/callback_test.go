@@ -542,3 +542,32 @@ func takenState(a *Account, p *pending) bool {
 	defer a.mu.Unlock()
 	return p.state == taken
 }
+
+func TestTokenIsRefreshedBeforeItExpires(t *testing.T) {
+	api := newFakeAPI(t, testAppID, testSecret)
+	now := time.Unix(1_700_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	for _, classic := range []bool{false, true} {
+		c := &apiClient{base: api.srv.URL, appID: testAppID, secret: testSecret, classic: classic, hc: http.DefaultClient, now: clock}
+		op, margin := "stable_token", 5*time.Minute
+		if classic {
+			op, margin = "token", 25*time.Minute
+		}
+		before := api.count(op)
+		if _, err := c.accessToken(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		advance(2*time.Hour - margin - time.Second) // expires_in is 7200s
+		c.accessToken(context.Background())
+		if n := api.count(op) - before; n != 1 {
+			t.Fatalf("%s: %d fetches while the token is fresh, want 1", op, n)
+		}
+		advance(2 * time.Second) // within the margin before expiry
+		c.accessToken(context.Background())
+		if n := api.count(op) - before; n != 2 {
+			t.Fatalf("%s: %d fetches, want a refresh %s before expiry", op, n, margin)
+		}
+	}
+}

@@ -146,6 +146,13 @@ func TestAgentMessagesCarryTheAgentsNameAndNeverHTML(t *testing.T) {
 	if len(out) != 1 || out[0] != "Ann: Refund sent." {
 		t.Fatalf("agent message rendered %q", out)
 	}
+	// Files that cannot travel are named, not dropped; our own pictures are sent apart.
+	out = render(concierge.Message{Sender: concierge.SenderAgent, SenderName: "Ann", Text: "See attached.",
+		Attachments: []concierge.Attachment{{Kind: "file", URL: "/attachments/0123", Name: "invoice.pdf"},
+			{Kind: "image", URL: "/attachments/4567", Name: "shot.png"}, {Kind: "link", URL: "https://example.com/t", Name: "Tracking"}}}, "")
+	if len(out) != 1 || out[0] != "Ann: See attached.\n[invoice.pdf cannot be sent over WeChat]\nTracking: https://example.com/t" {
+		t.Fatalf("attachments rendered %q", out)
+	}
 }
 
 func mustDecode(t *testing.T, s string) []byte {

@@ -25,12 +25,19 @@ func render(m concierge.Message, lang string) []string {
 	}
 	b.WriteString(text)
 	for _, a := range m.Attachments {
-		if !strings.HasPrefix(a.URL, "https://") && !strings.HasPrefix(a.URL, "http://") {
-			continue // our own files are sent as images, or cannot be shown to the customer
-		}
-		line := a.URL
-		if a.Name != "" {
-			line = a.Name + ": " + a.URL
+		var line string
+		switch {
+		case strings.HasPrefix(a.URL, "https://") || strings.HasPrefix(a.URL, "http://"):
+			line = a.URL
+			if a.Name != "" {
+				line = a.Name + ": " + a.URL
+			}
+		case a.Kind == "image":
+			continue // our own pictures are uploaded and sent as images
+		default:
+			// A file on our server: WeChat cannot carry it, and our link needs an agent's
+			// login. Say so rather than drop it silently.
+			line = unsendable(a.Name, lang)
 		}
 		if b.Len() > 0 {
 			b.WriteString("\n")
@@ -51,6 +58,16 @@ func render(m concierge.Message, lang string) []string {
 		b.WriteString(choiceHint(lang))
 	}
 	return splitText(b.String(), maxTextBytes)
+}
+
+func unsendable(name, lang string) string {
+	if name == "" {
+		name = "file"
+	}
+	if strings.HasPrefix(strings.ToLower(lang), "zh") {
+		return "[文件 " + name + " 无法通过微信发送]"
+	}
+	return "[" + name + " cannot be sent over WeChat]"
 }
 
 func choiceHint(lang string) string {
