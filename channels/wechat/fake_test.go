@@ -17,7 +17,7 @@ import (
 // fakeAPI is a loopback stand-in for api.weixin.qq.com speaking its wire protocol: tokens
 // (stable and classic), customer-service messages, typing, media download and upload.
 type fakeAPI struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	appID  string
 	secret string
@@ -57,7 +57,7 @@ type sentMessage struct {
 	Menu     []string // click ids of a msgmenu
 }
 
-func newFakeAPI(t *testing.T, appID, secret string) *fakeAPI {
+func newFakeAPI(t testing.TB, appID, secret string) *fakeAPI {
 	f := &fakeAPI{t: t, appID: appID, secret: secret, expired: map[string]bool{}, tokenTTL: 7200,
 		script: map[string][]int{}, media: map[string][]byte{}, uploads: map[string][]byte{},
 		calls: map[string]int{}, got: make(chan sentMessage, 100), tokenEntered: make(chan struct{}, 100)}

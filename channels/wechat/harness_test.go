@@ -170,7 +170,7 @@ func (s *syncBuffer) String() string {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	st      *store.Store
 	bus     *bus.Bus
 	gw      *channels.Gateway
@@ -199,7 +199,7 @@ type harnessOpts struct {
 	beforeRun func(h *harness)
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	if o.mode == "" {
 		o.mode = "safe"
@@ -321,12 +321,12 @@ func text(from, content, msgID string) msg {
 // testEncrypt builds a safe-mode ciphertext independently of the package's Cipher, from
 // the layout in the reference: random(16) ‖ uint32 BE length ‖ msg ‖ appid, PKCS#7 to 32,
 // AES-256-CBC with IV = key[:16].
-func testEncrypt(t *testing.T, msg []byte, appID string) string {
+func testEncrypt(t testing.TB, msg []byte, appID string) string {
 	t.Helper()
 	return testEncryptWith(t, testAESKey, msg, appID)
 }
 
-func testEncryptWith(t *testing.T, encodingAESKey string, msg []byte, appID string) string {
+func testEncryptWith(t testing.TB, encodingAESKey string, msg []byte, appID string) string {
 	t.Helper()
 	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
 	if err != nil || len(key) != 32 {
@@ -343,7 +343,7 @@ func testEncryptWith(t *testing.T, encodingAESKey string, msg []byte, appID stri
 }
 
 // testDecrypt opens a ciphertext and checks its layout, returning the message and app id.
-func testDecrypt(t *testing.T, enc string) (msg []byte, appID string) {
+func testDecrypt(t testing.TB, enc string) (msg []byte, appID string) {
 	t.Helper()
 	key, _ := base64.StdEncoding.DecodeString(testAESKey + "=")
 	raw, err := base64.StdEncoding.DecodeString(enc)
