@@ -328,6 +328,8 @@ func (k *kf) sync(ctx context.Context, openKfID, token string) error {
 	if err != nil && !first {
 		return err
 	}
+	// Without a cursor this pull starts from WeCom's retained history, page after page.
+	skipHistory := first
 	for {
 		req := map[string]any{"cursor": cursor, "limit": 1000, "open_kfid": openKfID}
 		if token != "" {
@@ -342,7 +344,7 @@ func (k *kf) sync(ctx context.Context, openKfID, token string) error {
 			return err
 		}
 		for _, m := range page.MsgList {
-			if first && k.a.now().Sub(time.Unix(m.SendTime, 0)) > kfHistory {
+			if skipHistory && k.a.now().Sub(time.Unix(m.SendTime, 0)) > kfHistory {
 				continue // history from before we were connected: not answered now
 			}
 			if err := k.handle(ctx, m); err != nil {

@@ -151,8 +151,9 @@ func TestKfCatchesUpFromTheStoredCursorAtStartAndSkipsOldHistory(t *testing.T) {
 
 	// A first pull (no cursor) does not answer days-old history.
 	h2 := newHarness(t, harnessOpts{kf: true})
-	h2.kfAPI.addKf(kfText("h1", "wm_dee", "from last week", time.Now().Add(-72*time.Hour)),
-		kfText("h2", "wm_dee", "just now", time.Now()))
+	week := time.Now().Add(-72 * time.Hour)
+	h2.kfAPI.addKf(kfText("h1", "wm_dee", "from last week", week), kfText("h2", "wm_dee", "also old", week),
+		kfText("h3", "wm_dee", "old, on the second page", week), kfText("h4", "wm_dee", "just now", time.Now()))
 	h2.kfCallback("wk_support", "T")
 	if m := h2.kfAPI.waitSent(t); m.Text != "answer: just now" {
 		t.Fatalf("sent %+v, want only the recent message answered", m)
