@@ -124,6 +124,8 @@ func (c *Config) applyEnv(env LookupEnv) error {
 		set(&w.Token, p+"TOKEN")
 		set(&w.EncodingAESKey, p+"ENCODING_AES_KEY")
 		set(&w.KfSecret, p+"KF_SECRET")
+		set(&w.KfToken, p+"KF_TOKEN")
+		set(&w.KfEncodingAESKey, p+"KF_ENCODING_AES_KEY")
 	}
 	return nil
 }
