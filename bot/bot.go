@@ -340,11 +340,8 @@ func (tr *turn) decide() {
 		}
 	}
 	if tr.text == "" {
-		// A sticker, photo or location without words: nothing to search.
-		if len(msg.Attachments) > 0 && tr.st.Await == "" {
-			tr.rephrase()
-			return
-		}
+		// A sticker, photo or location without words: nothing to search. Ask for words
+		// once; the second time a person takes over (they can see the attachment).
 		tr.rephrase()
 		return
 	}
