@@ -7,6 +7,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -317,7 +318,9 @@ func (tr *turn) decide() {
 		tr.escalate(reasonHuman)
 		return
 	}
-	if msg.Action() == concierge.ActionStart && tr.text == "" {
+	if msg.Action() == concierge.ActionStart || isCommand(tr.text) {
+		// A follow, /start (perhaps with a deep-link argument) or another bot command:
+		// greet; there is no question in it.
 		tr.smallTalk(talkGreeting)
 		return
 	}
@@ -1021,6 +1024,15 @@ func pickFromText(text string, choices []choice, none string) int {
 	}
 	return -1
 }
+
+// isCommand: a chat-bot command such as "/help" or "/start@support_bot ref" (Telegram
+// passes unknown ones through as text).
+func isCommand(text string) bool {
+	first, _, _ := strings.Cut(text, " ")
+	return commandRe.MatchString(first)
+}
+
+var commandRe = regexp.MustCompile(`^/[A-Za-z][A-Za-z0-9_]{0,31}(@[A-Za-z0-9_]+)?$`)
 
 func firstNonEmpty(vals ...string) string {
 	for _, v := range vals {

@@ -120,7 +120,8 @@ func playDialogue(t *testing.T, b *Bot, script string) (string, map[string]bool)
 			p, label, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "tap:")), "|")
 			msg.Payload, msg.Text = strings.TrimSpace(p), strings.TrimSpace(label)
 		case strings.HasPrefix(line, "action:"):
-			msg.Payload = "action:" + strings.TrimSpace(strings.TrimPrefix(line, "action:"))
+			a, text, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(line, "action:")), "|")
+			msg.Payload, msg.Text = "action:"+strings.TrimSpace(a), strings.TrimSpace(text)
 		case strings.HasPrefix(line, " ") || strings.HasPrefix(line, "\t") || trimmed == "":
 			continue // the bot's side: regenerated
 		default:

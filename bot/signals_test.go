@@ -91,3 +91,12 @@ func TestRepeatsAndFollowUps(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCommand(t *testing.T) {
+	for text, want := range map[string]bool{"/start": true, "/start promo": true, "/help@support_bot": true,
+		"/var/log is full": false, "/": false, "a/b": false, "/1": false} {
+		if got := isCommand(text); got != want {
+			t.Errorf("isCommand(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
