@@ -945,6 +945,9 @@ func (tr *turn) note(reason string, a *kb.Article, conf float64) string {
 	var b strings.Builder
 	b.WriteString(strings.ReplaceAll(reason, "_", " "))
 	q := tr.query
+	if (reason == reasonFrustrated || reason == reasonHuman) && tr.text != "" {
+		q = tr.text // what the customer just said matters more than the earlier topic
+	}
 	if q == "" {
 		q = tr.st.Topic
 	}
