@@ -3,7 +3,9 @@
 // search.
 package kb
 
-import "time"
+import (
+	"time"
+)
 
 // Status is an article's publication state. Only published articles answer customers.
 type Status string
@@ -37,7 +39,28 @@ type Article struct {
 	Author    string    `json:"author,omitempty" yaml:"-"`
 	CreatedAt time.Time `json:"created_at" yaml:"-"`
 	UpdatedAt time.Time `json:"updated_at" yaml:"-"`
+	// DeletedAt is set when the article was deleted (soft: its versions stay and it can
+	// be restored).
+	DeletedAt *time.Time `json:"deleted_at,omitempty" yaml:"-"`
+	// Stats are what customers did with the article (views, helpfulness votes).
+	Stats Stats `json:"stats" yaml:"-"`
+	// Seq is the KB change counter at the article's last change; the index catches up
+	// on changes by it.
+	Seq int64 `json:"-" yaml:"-"`
 }
+
+// Stats count customers' use of an article.
+type Stats struct {
+	Views      int64 `json:"views"`
+	Helpful    int64 `json:"helpful"`
+	NotHelpful int64 `json:"not_helpful"`
+}
+
+// Deleted reports whether the article was deleted.
+func (a *Article) Deleted() bool { return a.DeletedAt != nil }
+
+// Published reports whether customers may see the article.
+func (a *Article) Published() bool { return a.Status == StatusPublished && a.DeletedAt == nil }
 
 // Detail is one fact the bot asks the customer for (an order number, a region).
 type Detail struct {
@@ -60,6 +83,8 @@ type Query struct {
 	Limit int
 	// Drafts includes unpublished articles (the editor); customers never see drafts.
 	Drafts bool
+	// Tag restricts to articles carrying the tag.
+	Tag string
 }
 
 // Hit is one search result.
@@ -70,4 +95,12 @@ type Hit struct {
 	Score float64 `json:"score"`
 	// Snippet is a highlighted extract (HTML, sanitised: only <mark> tags).
 	Snippet string `json:"snippet,omitempty"`
+	// Question is the article's sample question that matched best (when a question
+	// matched better than the title and body): the bot can show it ("Did you mean …?").
+	Question string `json:"question,omitempty"`
+	// Field says what matched best: "question", "title", "body" or "tags".
+	Field    string `json:"field,omitempty"`
+	Status   Status `json:"status"`
+	Team     string `json:"team,omitempty"`
+	Escalate bool   `json:"escalate,omitempty"`
 }

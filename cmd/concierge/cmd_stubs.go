@@ -10,10 +10,6 @@ import (
 
 var errNotBuilt = errors.New("not available in this build yet")
 
-func runKB(ctx context.Context, args []string, stdout, stderr io.Writer) error { return errNotBuilt }
-
-func runBot(ctx context.Context, args []string, stdout, stderr io.Writer) error { return errNotBuilt }
-
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errNotBuilt
 }

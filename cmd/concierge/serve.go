@@ -22,6 +22,7 @@ import (
 	"github.com/conciergehq/concierge/internal/blob"
 	"github.com/conciergehq/concierge/internal/bus"
 	"github.com/conciergehq/concierge/internal/httpx"
+	"github.com/conciergehq/concierge/kb"
 )
 
 // server is the running product: the shared parts every feature is wired onto. Features
@@ -40,6 +41,7 @@ type server struct {
 	articles panel.ArticleSearcher
 	// handoff is the people's side (queue, teams, business hours), set by setupHandoff.
 	handoff  *handoff.Service
+	kb       *kb.Base // the knowledge base (search for the bot, editor, help pages)
 	services []service
 	// ready is set once everything started and cleared when shutdown begins.
 	ready atomic.Bool

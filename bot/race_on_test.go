@@ -1,0 +1,6 @@
+//go:build race
+
+package bot
+
+// raceDetector: the race detector slows CPU-bound code about twentyfold.
+const raceDetector = true

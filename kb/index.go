@@ -1,0 +1,405 @@
+package kb
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// ErrIndexLocked means another process (a running server) holds the index.
+var ErrIndexLocked = errors.New("kb: the search index is in use by another process (is `concierge serve` running?)")
+
+// Internal keys kept in the index next to the documents.
+const (
+	internalSeq     = "kb.seq"     // the KB change counter the index reflects
+	internalMapping = "kb.mapping" // a hash of the mapping: a new analysis rebuilds the index
+)
+
+// weights say how much the body counts next to the phrasings (title, sample questions,
+// tags). They are scored by separate searches and added up here: in one bleve query
+// the fields would be clauses of a disjunction, whose coordination factor halves the
+// score of every article that matches in one field only — measured on banking77, a body
+// boost of 0.01 then cost 3 points of top-1 accuracy.
+type weights struct {
+	Body float64
+}
+
+var defaultWeights = weights{Body: 0.1}
+
+// searchIndex is the Bleve index. It is derived from the database and can be thrown away.
+type searchIndex struct {
+	idx bleve.Index
+	w   weights
+}
+
+// openIndex opens the on-disk index at path, or creates it. An index that cannot be
+// opened (missing, corrupt, built by another analysis) is rebuilt empty and fresh is set:
+// the caller then reindexes from the database. path "" keeps the index in memory.
+func openIndex(path string, an analysis, w weights) (ix *searchIndex, fresh bool, err error) {
+	m, err := newMapping(an)
+	if err != nil {
+		return nil, false, fmt.Errorf("kb: index mapping: %w", err)
+	}
+	sig, err := mappingHash(m, w)
+	if err != nil {
+		return nil, false, err
+	}
+	create := func() (*searchIndex, error) {
+		var idx bleve.Index
+		var err error
+		if path == "" {
+			idx, err = bleve.NewUsing("", m, scorch.Name, scorch.Name, nil)
+		} else {
+			idx, err = bleve.NewUsing(path, m, scorch.Name, scorch.Name, nil)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kb: create index %s: %w", path, err)
+		}
+		if err := idx.SetInternal([]byte(internalMapping), []byte(sig)); err != nil {
+			idx.Close()
+			return nil, fmt.Errorf("kb: create index %s: %w", path, err)
+		}
+		return &searchIndex{idx: idx, w: w}, nil
+	}
+	if path == "" {
+		ix, err := create()
+		return ix, true, err
+	}
+	if _, statErr := os.Stat(path); statErr == nil {
+		idx, err := bleve.OpenUsing(path, map[string]any{"bolt_timeout": "2s"})
+		if err == nil {
+			got, gerr := idx.GetInternal([]byte(internalMapping))
+			if gerr == nil && string(got) == sig {
+				return &searchIndex{idx: idx, w: w}, false, nil
+			}
+			idx.Close()
+		} else if isLockTimeout(err) {
+			return nil, false, ErrIndexLocked
+		}
+		// Unreadable, or built with another mapping: the database has everything.
+		if err := os.RemoveAll(path); err != nil {
+			return nil, false, fmt.Errorf("kb: remove unusable index %s: %w", path, err)
+		}
+	}
+	ix, err = create()
+	return ix, true, err
+}
+
+func isLockTimeout(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "timeout")
+}
+
+func mappingHash(m *mapping.IndexMappingImpl, w weights) (string, error) {
+	b, err := json.Marshal(struct {
+		M *mapping.IndexMappingImpl
+		V int
+	}{m, 2})
+	if err != nil {
+		return "", fmt.Errorf("kb: index mapping: %w", err)
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8]), nil
+}
+
+func (ix *searchIndex) close() error { return ix.idx.Close() }
+
+// seq is the change counter the index reflects.
+func (ix *searchIndex) seq() (int64, error) {
+	b, err := ix.idx.GetInternal([]byte(internalSeq))
+	if err != nil || len(b) == 0 {
+		return 0, err
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
+
+// apply indexes changed articles (removing deleted ones) in one batch and records seq
+// with them, so the index knows how far it has caught up with the database.
+func (ix *searchIndex) apply(changed []Article, seq int64) error {
+	b := ix.idx.NewBatch()
+	for i := range changed {
+		a := &changed[i]
+		if a.Deleted() {
+			b.Delete(a.ID)
+			continue
+		}
+		if err := b.Index(a.ID, ix.doc(a)); err != nil {
+			return fmt.Errorf("kb: index %s: %w", a.ID, err)
+		}
+	}
+	b.SetInternal([]byte(internalSeq), []byte(strconv.FormatInt(seq, 10)))
+	if err := ix.idx.Batch(b); err != nil {
+		return fmt.Errorf("kb: index batch: %w", err)
+	}
+	return nil
+}
+
+// doc is the index document of one article. The title, the sample questions and the
+// tags all go into one "phrasings" field (they are all ways to name the topic); the
+// body has its own field.
+func (ix *searchIndex) doc(a *Article) map[string]any {
+	fam := family(a.Lang)
+	phr := make([]string, 0, len(a.Questions)+2)
+	phr = append(phr, a.Title)
+	phr = append(phr, a.Questions...)
+	if len(a.Tags) > 0 {
+		phr = append(phr, strings.Join(a.Tags, " ; "))
+	}
+	return map[string]any{
+		fArticle: a.ID, fLang: strings.ToLower(a.Lang), fBase: baseLang(a.Lang),
+		fStatus: string(a.Status), fTag: lowerAll(a.Tags), fName: a.Title, fTeam: a.Team,
+		fEscalate: strconv.FormatBool(a.Escalate), fNQ: strconv.Itoa(len(a.Questions)),
+		fQuestions + "_" + fam: phr,
+		fBody + "_" + fam:      RenderText(a.Body),
+	}
+}
+
+func lowerAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.ToLower(v)
+	}
+	return out
+}
+
+// searchFamilies are the analysis families a query is run against.
+func searchFamilies(q Query, present func(string) bool) []string {
+	if q.Lang != "" {
+		return []string{family(q.Lang)}
+	}
+	if hasCJK(q.Text) {
+		return []string{familyCJK}
+	}
+	var out []string
+	for _, f := range families {
+		if present(f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{familyEN}
+	}
+	return out
+}
+
+// search runs q as two searches, one over the phrasings and one over the body, and adds
+// their scores per article (phrasings + Body × body).
+func (ix *searchIndex) search(q Query, fams []string) ([]Hit, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	size := limit*2 + 10 // an article can rank low in one search and high in the sum
+	var filters []query.Query
+	if !q.Drafts {
+		filters = append(filters, termQuery(fStatus, string(StatusPublished)))
+	}
+	if q.Lang != "" {
+		filters = append(filters, termQuery(fBase, baseLang(q.Lang)))
+	}
+	if q.Tag != "" {
+		filters = append(filters, termQuery(fTag, strings.ToLower(q.Tag)))
+	}
+	build := func(field string) query.Query {
+		var text []query.Query
+		for _, fam := range fams {
+			m := query.NewMatchQuery(q.Text)
+			m.SetField(field + "_" + fam)
+			m.Analyzer = analyzerOf(fam)
+			text = append(text, m)
+		}
+		bq := query.NewBooleanQuery(nil, text, nil)
+		bq.SetMinShould(1)
+		if len(filters) > 0 {
+			bq.AddFilter(query.NewConjunctionQuery(filters))
+		}
+		return bq
+	}
+	// A document has the fields of one family only, so with F families every score
+	// is scaled by the disjunction's coordination factor 1/F; undo it.
+	coord := float64(len(fams))
+
+	preq := bleve.NewSearchRequestOptions(build(fQuestions), size, 0, false)
+	preq.Fields = []string{fName, fLang, fStatus, fTeam, fEscalate, fNQ}
+	for _, fam := range fams {
+		preq.Fields = append(preq.Fields, fQuestions+"_"+fam)
+	}
+	preq.IncludeLocations = true
+	pres, err := ix.idx.Search(preq)
+	if err != nil {
+		return nil, fmt.Errorf("kb: search: %w", err)
+	}
+	byID := map[string]*Hit{}
+	var hits []*Hit
+	for _, d := range pres.Hits {
+		h := hitOf(d)
+		h.Score = d.Score * coord
+		h.Question, h.Snippet, h.Field = bestPhrasing(d)
+		byID[h.ID] = h
+		hits = append(hits, h)
+	}
+	if ix.w.Body > 0 {
+		breq := bleve.NewSearchRequestOptions(build(fBody), size, 0, false)
+		breq.Fields = []string{fName, fLang, fStatus, fTeam, fEscalate}
+		breq.Highlight = bleve.NewHighlightWithStyle("html")
+		for _, fam := range fams {
+			breq.Highlight.AddField(fBody + "_" + fam)
+		}
+		bres, err := ix.idx.Search(breq)
+		if err != nil {
+			return nil, fmt.Errorf("kb: search: %w", err)
+		}
+		for _, d := range bres.Hits {
+			h := byID[d.ID]
+			if h == nil {
+				h = hitOf(d)
+				h.Field = "body"
+				byID[h.ID] = h
+				hits = append(hits, h)
+			}
+			h.Score += ix.w.Body * d.Score * coord
+			for _, frags := range d.Fragments {
+				if len(frags) > 0 {
+					h.Snippet = sanitizeSnippet(frags[0])
+					break
+				}
+			}
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
+	out := make([]Hit, len(hits))
+	for i, h := range hits {
+		h.Score = round(h.Score)
+		out[i] = *h
+	}
+	return out, nil
+}
+
+func hitOf(d *search.DocumentMatch) *Hit {
+	h := &Hit{ID: d.ID}
+	h.Title, _ = d.Fields[fName].(string)
+	h.Lang, _ = d.Fields[fLang].(string)
+	st, _ := d.Fields[fStatus].(string)
+	h.Status = Status(st)
+	h.Team, _ = d.Fields[fTeam].(string)
+	esc, _ := d.Fields[fEscalate].(string)
+	h.Escalate = esc == "true"
+	return h
+}
+
+// bestPhrasing finds, from the term locations of a hit, the phrasing (title, sample
+// question or tags) that matched the most query terms, and returns it with the matches
+// marked. Entry 0 of the phrasings is the title.
+func bestPhrasing(d *search.DocumentMatch) (question, snippet, field string) {
+	for fieldName, terms := range d.Locations {
+		stored := d.Fields[fieldName]
+		var phr []string
+		switch v := stored.(type) {
+		case []any:
+			for _, x := range v {
+				s, _ := x.(string)
+				phr = append(phr, s)
+			}
+		case string:
+			phr = []string{v}
+		}
+		if len(phr) == 0 {
+			continue
+		}
+		type span struct{ start, end uint64 }
+		score := make([]float64, len(phr))
+		spans := make([][]span, len(phr))
+		for term, locs := range terms {
+			// Word pairs count double: they match the wording, not only the words.
+			w := 1.0
+			if strings.Contains(term, " ") {
+				w = 2
+			}
+			seen := map[int]bool{}
+			for _, l := range locs {
+				i := 0
+				if len(l.ArrayPositions) > 0 {
+					i = int(l.ArrayPositions[0])
+				}
+				if i >= len(phr) {
+					continue
+				}
+				if !seen[i] {
+					score[i] += w
+					seen[i] = true
+				}
+				spans[i] = append(spans[i], span{l.Start, l.End})
+			}
+		}
+		best := -1
+		for i := range phr {
+			// Prefer the shorter phrasing on a tie: more of it matched.
+			if score[i] > 0 && (best < 0 || score[i] > score[best] ||
+				(score[i] == score[best] && len(phr[i]) < len(phr[best]))) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return "", "", ""
+		}
+		text := phr[best]
+		sp := spans[best]
+		sort.Slice(sp, func(i, j int) bool { return sp[i].start < sp[j].start })
+		// Word pairs overlap their words: merge the spans before marking.
+		var merged []span
+		for _, x := range sp {
+			if x.end > uint64(len(text)) || x.start >= x.end {
+				continue
+			}
+			if n := len(merged); n > 0 && x.start <= merged[n-1].end {
+				merged[n-1].end = max(merged[n-1].end, x.end)
+				continue
+			}
+			merged = append(merged, x)
+		}
+		var b strings.Builder
+		pos := uint64(0)
+		for _, x := range merged {
+			b.WriteString(html.EscapeString(text[pos:x.start]))
+			b.WriteString("<mark>" + html.EscapeString(text[x.start:x.end]) + "</mark>")
+			pos = x.end
+		}
+		b.WriteString(html.EscapeString(text[pos:]))
+		nq, _ := d.Fields[fNQ].(string)
+		switch {
+		case best == 0:
+			field = "title"
+		case strconv.Itoa(best-1) == nq:
+			field = "tags"
+		default:
+			field = "question"
+			question = text
+		}
+		return question, sanitizeSnippet(b.String()), field
+	}
+	return "", "", ""
+}
+
+func termQuery(field, v string) query.Query {
+	t := query.NewTermQuery(v)
+	t.SetField(field)
+	return t
+}
+
+func round(f float64) float64 { return math.Round(f*10000) / 10000 }
