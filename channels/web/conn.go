@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,7 +313,7 @@ func (c *conn) message(f *clientFrame) {
 		return
 	}
 	in := concierge.Inbound{Channel: ChannelName, ContactID: c.key, MessageID: scopedID(c.key, f.ID),
-		Profile: c.profile, Text: f.Text, Payload: f.Payload, Action: concierge.Action(f.Action)}
+		Profile: c.profile, Text: strings.TrimSpace(f.Text), Payload: f.Payload, Action: concierge.Action(f.Action)}
 	if !c.metaSent && (c.page != "" || c.locale != "") {
 		// Where the visitor is writing from, for the agent; once per connection.
 		in.Meta = map[string]string{}

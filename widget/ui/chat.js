@@ -259,7 +259,8 @@ function flush() {
 }
 
 function submit(text, payload, action) {
-  if (!text.trim() && !payload && !action) return false;
+  text = text.trim();
+  if (!text && !payload && !action) return false;
   const n = enc.encode(text).length;
   if (n > s.maxText) {
     view.banner(t('tooLong', { n, max: s.maxText }), true);
