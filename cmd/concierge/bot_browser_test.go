@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/conciergehq/concierge/internal/browsertest"
@@ -26,7 +24,8 @@ func TestWidgetVisitorGetsAnAnswerFromTheBotInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("concierge-frame"))); err != nil {
 		t.Fatal(err)
 	}
-	framePoll(t, ctx, "the chat window", `d.getElementById('input') !== null`)
+	// Connected: the greeting appears once the server welcomed this visitor.
+	framePoll(t, ctx, "the chat window, connected", `d.querySelectorAll('#log .msg-bot').length > 0`)
 	frameType(t, ctx, "I forgot my password and cannot sign in")
 	framePoll(t, ctx, "the bot's answer with its link and the Yes/No buttons",
 		`[...d.querySelectorAll('.msg-bot a')].some(a => a.getAttribute('href').endsWith('/help/reset-password')) &&
@@ -57,20 +56,10 @@ func framePoll(t *testing.T, ctx context.Context, what, expr string) {
 
 func frameType(t *testing.T, ctx context.Context, text string) {
 	t.Helper()
-	frames, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#concierge-frame")))
-	if err != nil || len(frames) == 0 {
-		t.Fatalf("chat frame not found: %v", err)
-	}
-	press := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-			if _, err := cdp.Call(ctx, tg, input.DispatchKeyEvent, input.DispatchKeyEventParams{Type: typ, Key: "Enter",
-				Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#input"), text, chromedp.FromNode(frames[0])), press); err != nil {
+	if err := chromedp.Do(ctx, browsertest.Type(chatInput, text), browsertest.PressEnter(chatInput)); err != nil {
 		t.Fatalf("type %q: %v", text, err)
 	}
 }
+
+// chatInput is the widget's text box inside its (same-origin) iframe.
+const chatInput = `document.getElementById('concierge-frame').contentDocument.getElementById('input')`

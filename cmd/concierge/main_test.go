@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -26,13 +27,23 @@ func freeAddr(t *testing.T) string {
 // startServe runs "concierge serve" in-process on a free port and waits until it is ready.
 func startServe(t *testing.T, extra ...string) (base string, stop func() int) {
 	t.Helper()
+	return startServeIn(t, t.TempDir(), extra...)
+}
+
+// startServeIn is startServe on a data directory the test prepared (accounts, articles).
+func startServeIn(t *testing.T, dir string, extra ...string) (base string, stop func() int) {
+	t.Helper()
 	addr := freeAddr(t)
-	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
 	done := make(chan int, 1)
-	args := append([]string{"serve", "--data", dir, "--addr", addr, "--log-level", "warn"}, extra...)
-	go func() { done <- run(ctx, args, strings.NewReader(""), io.Discard, &logs) }()
+	args := append([]string{"serve", "--data", dir, "--addr", addr, "--log-level", "info"}, extra...)
+	go func() { done <- run(ctx, args, strings.NewReader(""), io.Discard, logs) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
 	base = "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -70,6 +81,24 @@ func startServe(t *testing.T, extra ...string) (base string, stop func() int) {
 		}
 		return code
 	}
+}
+
+// syncBuffer is a bytes.Buffer the server may write while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -8,6 +8,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -157,4 +158,26 @@ func OnFailure(t testing.TB, ctx context.Context) {
 			t.Logf("screenshot of the failing page: %s", p)
 		}
 	})
+}
+
+// Type focuses the element a JavaScript expression returns (it may reach into a
+// same-origin iframe), appends text to its value and fires the input event a keyboard
+// would. It is deterministic where CDP key events are not: chromedp.SendKeys' node
+// bookkeeping races with DOM updates under the race detector, and keyboard focus moves
+// into an iframe asynchronously, so early key events land in the host page.
+func Type(el, text string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(el => { el.focus(); el.value += %s; el.dispatchEvent(new Event('input', {bubbles: true})); })(%s)`,
+		jsString(text), el)
+	return chromedp.Evaluate[chromedp.Void](js)
+}
+
+// PressEnter sends the element a keydown of Enter, as a page that submits on Enter sees it.
+func PressEnter(el string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](`(el => el.dispatchEvent(new KeyboardEvent('keydown',
+		{key: 'Enter', code: 'Enter', keyCode: 13, bubbles: true, cancelable: true})))(` + el + `)`)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
