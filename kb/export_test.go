@@ -37,3 +37,10 @@ func (b *Base) Settle() {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// SetPruning changes the large-index query pruning (benchmarks compare settings).
+func SetPruning(candidates, common float64) (restore func()) {
+	c, m := candidateShare, commonShare
+	candidateShare, commonShare = candidates, common
+	return func() { candidateShare, commonShare = c, m }
+}
