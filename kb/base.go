@@ -134,6 +134,10 @@ func (b *Base) Close() error {
 // HasIndex reports whether this process holds the search index.
 func (b *Base) HasIndex() bool { return b.ix.Load() != nil }
 
+// catchUpBatch is how many articles go into one index batch: big enough that a bulk
+// import makes few segments to merge, small enough to bound memory (bleve #1304).
+const catchUpBatch = 1000
+
 // catchUp indexes every article changed since the index's position, in batches. It
 // returns how many articles it indexed.
 func (b *Base) catchUp(ctx context.Context) (int, error) {
@@ -145,7 +149,7 @@ func (b *Base) catchUp(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for {
-		changes, err := b.store.ArticleChanges(ctx, b.indexed.Load(), 1000)
+		changes, err := b.store.ArticleChanges(ctx, b.indexed.Load(), catchUpBatch)
 		if err != nil {
 			return n, err
 		}

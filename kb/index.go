@@ -61,11 +61,7 @@ func openIndex(path string, an analysis, w weights) (ix *searchIndex, fresh bool
 	create := func() (*searchIndex, error) {
 		var idx bleve.Index
 		var err error
-		if path == "" {
-			idx, err = bleve.NewUsing("", m, scorch.Name, scorch.Name, nil)
-		} else {
-			idx, err = bleve.NewUsing(path, m, scorch.Name, scorch.Name, nil)
-		}
+		idx, err = bleve.NewUsing(path, m, scorch.Name, scorch.Name, indexConfig(nil))
 		if err != nil {
 			return nil, fmt.Errorf("kb: create index %s: %w", path, err)
 		}
@@ -80,7 +76,7 @@ func openIndex(path string, an analysis, w weights) (ix *searchIndex, fresh bool
 		return ix, true, err
 	}
 	if _, statErr := os.Stat(path); statErr == nil {
-		idx, err := bleve.OpenUsing(path, map[string]any{"bolt_timeout": "2s"})
+		idx, err := bleve.OpenUsing(path, indexConfig(map[string]any{"bolt_timeout": "2s"}))
 		if err == nil {
 			got, gerr := idx.GetInternal([]byte(internalMapping))
 			if gerr == nil && string(got) == sig {
@@ -97,6 +93,19 @@ func openIndex(path string, an analysis, w weights) (ix *searchIndex, fresh bool
 	}
 	ix, err = create()
 	return ix, true, err
+}
+
+// indexConfig is the scorch configuration. Batches are "unsafe": a batch is searchable
+// as soon as it is in memory and reaches the disk in the background, instead of waiting
+// for an fsync. The database is the durable copy: after a crash the index reopens at the
+// change counter it had persisted (stored in the same batches as the documents) and
+// catches up from there.
+func indexConfig(extra map[string]any) map[string]any {
+	c := map[string]any{"unsafe_batch": true}
+	for k, v := range extra {
+		c[k] = v
+	}
+	return c
 }
 
 func isLockTimeout(err error) bool {
@@ -216,10 +225,7 @@ func (ix *searchIndex) search(q Query, fams []string) ([]Hit, error) {
 	build := func(field string) query.Query {
 		var text []query.Query
 		for _, fam := range fams {
-			m := query.NewMatchQuery(q.Text)
-			m.SetField(field + "_" + fam)
-			m.Analyzer = analyzerOf(fam)
-			text = append(text, m)
+			text = append(text, &matchQuery{text: q.Text, field: field + "_" + fam, analyzer: analyzerOf(fam)})
 		}
 		bq := query.NewBooleanQuery(nil, text, nil)
 		bq.SetMinShould(1)
@@ -231,62 +237,93 @@ func (ix *searchIndex) search(q Query, fams []string) ([]Hit, error) {
 	// A document has the fields of one family only, so with F families every score
 	// is scaled by the disjunction's coordination factor 1/F; undo it.
 	coord := float64(len(fams))
-
-	preq := bleve.NewSearchRequestOptions(build(fQuestions), size, 0, false)
-	preq.Fields = []string{fName, fLang, fStatus, fTeam, fEscalate, fNQ}
-	for _, fam := range fams {
-		preq.Fields = append(preq.Fields, fQuestions+"_"+fam)
-	}
-	preq.IncludeLocations = true
-	pres, err := ix.idx.Search(preq)
-	if err != nil {
-		return nil, fmt.Errorf("kb: search: %w", err)
-	}
-	byID := map[string]*Hit{}
-	var hits []*Hit
-	for _, d := range pres.Hits {
-		h := hitOf(d)
-		h.Score = d.Score * coord
-		h.Question, h.Snippet, h.Field = bestPhrasing(d)
-		byID[h.ID] = h
-		hits = append(hits, h)
-	}
-	if ix.w.Body > 0 {
-		breq := bleve.NewSearchRequestOptions(build(fBody), size, 0, false)
-		breq.Fields = []string{fName, fLang, fStatus, fTeam, fEscalate}
-		breq.Highlight = bleve.NewHighlightWithStyle("html")
-		for _, fam := range fams {
-			breq.Highlight.AddField(fBody + "_" + fam)
-		}
-		bres, err := ix.idx.Search(breq)
+	run := func(q query.Query, size int) (search.DocumentMatchCollection, error) {
+		res, err := ix.idx.Search(bleve.NewSearchRequestOptions(q, size, 0, false))
 		if err != nil {
 			return nil, fmt.Errorf("kb: search: %w", err)
 		}
-		for _, d := range bres.Hits {
-			h := byID[d.ID]
-			if h == nil {
-				h = hitOf(d)
-				h.Field = "body"
-				byID[h.ID] = h
-				hits = append(hits, h)
+		return res.Hits, nil
+	}
+	// 1. Rank by the phrasings, then add the body's share. Only ids and scores here;
+	// what a hit shows is fetched for the final few in step 2.
+	phr, err := run(build(fQuestions), size)
+	if err != nil {
+		return nil, err
+	}
+	scores := map[string]float64{}
+	fields := map[string]string{}
+	var order []string
+	for _, d := range phr {
+		scores[d.ID] = d.Score * coord
+		order = append(order, d.ID)
+	}
+	if ix.w.Body > 0 {
+		// The body counts a tenth: it decides between close articles, so fewer of its
+		// hits are needed.
+		body, err := run(build(fBody), limit+5)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range body {
+			if _, ok := scores[d.ID]; !ok {
+				order = append(order, d.ID)
+				fields[d.ID] = "body"
 			}
-			h.Score += ix.w.Body * d.Score * coord
-			for _, frags := range d.Fragments {
-				if len(frags) > 0 {
-					h.Snippet = sanitizeSnippet(frags[0])
-					break
-				}
-			}
+			scores[d.ID] += ix.w.Body * d.Score * coord
 		}
 	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
-	if len(hits) > limit {
-		hits = hits[:limit]
+	sort.SliceStable(order, func(i, j int) bool { return scores[order[i]] > scores[order[j]] })
+	if len(order) > limit {
+		order = order[:limit]
 	}
-	out := make([]Hit, len(hits))
-	for i, h := range hits {
-		h.Score = round(h.Score)
-		out[i] = *h
+	if len(order) == 0 {
+		return nil, nil
+	}
+	// 2. For the hits: stored fields, the best matching phrasing and a body snippet.
+	var text []query.Query
+	for _, fam := range fams {
+		for _, f := range []string{fQuestions, fBody} {
+			m := query.NewMatchQuery(q.Text)
+			m.SetField(f + "_" + fam)
+			m.Analyzer = analyzerOf(fam)
+			text = append(text, m)
+		}
+	}
+	dq := query.NewBooleanQuery([]query.Query{query.NewDocIDQuery(order)}, text, nil)
+	req := bleve.NewSearchRequestOptions(dq, len(order), 0, false)
+	req.Fields = []string{fName, fLang, fStatus, fTeam, fEscalate, fNQ}
+	req.IncludeLocations = true
+	req.Highlight = bleve.NewHighlightWithStyle("html")
+	for _, fam := range fams {
+		req.Fields = append(req.Fields, fQuestions+"_"+fam)
+		req.Highlight.AddField(fBody + "_" + fam)
+	}
+	res, err := ix.idx.Search(req)
+	if err != nil {
+		return nil, fmt.Errorf("kb: search: %w", err)
+	}
+	byID := map[string]*search.DocumentMatch{}
+	for _, d := range res.Hits {
+		byID[d.ID] = d
+	}
+	out := make([]Hit, 0, len(order))
+	for _, id := range order {
+		d := byID[id]
+		if d == nil {
+			continue // deleted between the two steps
+		}
+		h := hitOf(d)
+		h.Score = round(scores[id])
+		h.Question, h.Snippet, h.Field = bestPhrasing(d)
+		for _, frags := range d.Fragments {
+			if len(frags) > 0 && (h.Snippet == "" || fields[id] == "body") {
+				h.Snippet = sanitizeSnippet(frags[0])
+			}
+		}
+		if fields[id] == "body" {
+			h.Field = "body"
+		}
+		out = append(out, *h)
 	}
 	return out, nil
 }
@@ -308,6 +345,9 @@ func hitOf(d *search.DocumentMatch) *Hit {
 // marked. Entry 0 of the phrasings is the title.
 func bestPhrasing(d *search.DocumentMatch) (question, snippet, field string) {
 	for fieldName, terms := range d.Locations {
+		if !strings.HasPrefix(fieldName, fQuestions+"_") {
+			continue
+		}
 		stored := d.Fields[fieldName]
 		var phr []string
 		switch v := stored.(type) {

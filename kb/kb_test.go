@@ -392,3 +392,63 @@ func TestViewsAndFeedback(t *testing.T) {
 		t.Fatalf("counting views wrote a version")
 	}
 }
+
+func TestDemoKB(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if loaded, err := e.kb.LoadDemo(ctx); err != nil || !loaded {
+		t.Fatalf("LoadDemo: %v, %v", loaded, err)
+	}
+	arts, total, err := e.kb.List(ctx, kb.Filter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zh, details, escalate int
+	teams := map[string]bool{}
+	for _, a := range arts {
+		if a.Lang == "zh" {
+			zh++
+		}
+		if len(a.Details) > 0 {
+			details++
+		}
+		if a.Escalate {
+			escalate++
+		}
+		if a.Team == "" || !a.Published() || len(a.Questions) < 3 {
+			t.Errorf("demo article %s: team %q, status %s, %d questions", a.ID, a.Team, a.Status, len(a.Questions))
+		}
+		teams[a.Team] = true
+	}
+	if total < 40 || zh < 15 || details < 5 || escalate < 2 || len(teams) < 4 {
+		t.Fatalf("demo KB: %d articles, %d in Chinese, %d with details, %d escalating, teams %v", total, zh, details, escalate, teams)
+	}
+	// Realistic questions land on the right article.
+	for q, want := range map[string]string{
+		"I was charged twice for my order": "charged-twice",
+		"my website shows 502 bad gateway": "load-balancer-502",
+		"someone hacked my account":        "security-incident",
+		"the API keeps returning 429":      "api-rate-limit",
+		"I want a refund for my order":     "request-refund",
+		"lost my phone with the 2FA app":   "lost-2fa-device",
+		"怎么开增值税专用发票":                       "zh-invoice",
+		"我的账号被盗了":                          "zh-security-incident",
+		"网站需要备案吗":                          "zh-icp-filing",
+		"服务器连不上":                           "zh-server-unreachable",
+	} {
+		hits, err := e.kb.Search(ctx, kb.Query{Text: q, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) == 0 || hits[0].ID != want {
+			t.Errorf("%q: got %v, want %s first", q, ids(hits), want)
+		}
+	}
+	// A KB that had articles never gets the demo again.
+	if err := e.kb.Delete(ctx, "reset-password", "ed"); err != nil {
+		t.Fatal(err)
+	}
+	if loaded, _ := e.kb.LoadDemo(ctx); loaded {
+		t.Fatal("the demo was loaded into a KB that already had articles")
+	}
+}

@@ -90,17 +90,20 @@ func evaluate(t testing.TB, arts []Article, dev []devQuestion, an analysis, w we
 // the banking77 dev questions, with the analysis and weights the product ships.
 func TestBanking77Retrieval(t *testing.T) {
 	arts, dev := loadBanking77(t)
+	// The full set scores 87.1%. Under the race detector (ten times slower) every other
+	// question is asked; half the set moves the figure by a point or so either way.
+	floor := 0.86
 	if raceEnabled || testing.Short() {
 		var some []devQuestion
-		for i := 0; i < len(dev); i += 4 {
+		for i := 0; i < len(dev); i += 2 {
 			some = append(some, dev[i])
 		}
-		dev = some
+		dev, floor = some, 0.84
 	}
 	r := evaluate(t, arts, dev, defaultAnalysis, defaultWeights)
 	t.Logf("banking77 dev (%d questions, %d articles): top-1 %.1f%%, top-3 %.1f%%", len(dev), len(arts), 100*r.top1, 100*r.top3)
-	if r.top1 < 0.85 {
-		t.Errorf("top-1 accuracy %.1f%% fell below 85%% (plain bleve gets about 82%%)", 100*r.top1)
+	if r.top1 < floor {
+		t.Errorf("top-1 accuracy %.1f%% fell below %.0f%% (plain bleve gets about 82%%)", 100*r.top1, 100*floor)
 	}
 }
 

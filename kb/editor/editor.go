@@ -129,6 +129,12 @@ func author(r *http.Request) string {
 }
 
 func (e *Editor) page(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("token") {
+		// The guard has let the request in (and set its cookie): take the token out of
+		// the address bar and the browser history.
+		http.Redirect(w, r, "/kb", http.StatusSeeOther)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'")
