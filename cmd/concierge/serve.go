@@ -93,7 +93,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // setup wires every feature, in dependency order.
 func (s *server) setup(ctx context.Context) error {
-	s.auth = httpx.TokenAuth{Token: s.cfg.KB.AdminToken}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error

@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"path/filepath"
 
-	"github.com/conciergehq/concierge/internal/httpx"
 	"github.com/conciergehq/concierge/kb"
 	"github.com/conciergehq/concierge/kb/editor"
 )
 
 // setupKB opens the knowledge base (database + search index in <data>/kb.bleve), loads
 // the demo articles into an empty KB, and mounts the editor (/kb), its API (/api/kb/)
-// and the public help pages (/help).
+// and the public help pages (/help). The editor and its API take the accounts' sign-in
+// (setupHandoff runs first): editors and admins.
 func (s *server) setupKB(ctx context.Context) error {
 	b, err := kb.Open(ctx, s.store, filepath.Join(s.dataDir, "kb.bleve"), s.bus, s.log)
 	if err != nil {
@@ -28,16 +27,8 @@ func (s *server) setupKB(ctx context.Context) error {
 			return err
 		}
 	}
-	// Until accounts exist the editor is guarded by the admin token. Without a configured
-	// one, a random token is made for this run and the editor's URL logged with it (the
-	// only way in; it changes at every start).
-	if ta, ok := s.auth.(httpx.TokenAuth); ok && ta.Token == "" {
-		tok := httpx.NewID(16)
-		s.auth = httpx.TokenAuth{Token: tok}
-		s.log.Warn().Str("editor", s.cfg.Server.BaseURL()+"/kb?token="+tok).
-			Msg("no kb.admin_token configured (CONCIERGE_KB_ADMIN_TOKEN); generated one for this run — open the editor URL")
-	}
-	ed, err := editor.New(b, lateAuth{s}, s.log, editor.Options{TrustProxy: s.cfg.Server.TrustProxy})
+	s.articles = kbArticles{b}
+	ed, err := editor.New(b, s.auth, s.log, editor.Options{TrustProxy: s.cfg.Server.TrustProxy})
 	if err != nil {
 		return err
 	}
@@ -45,12 +36,9 @@ func (s *server) setupKB(ctx context.Context) error {
 	return nil
 }
 
-// lateAuth asks the server's guard at request time, so the editor follows when a later
-// setup step (accounts) replaces the interim admin token.
-type lateAuth struct{ s *server }
+// kbArticles lets the agent panel search the KB and insert an article.
+type kbArticles struct{ *kb.Base }
 
-func (a lateAuth) Require(role string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a.s.auth.Require(role, h).ServeHTTP(w, r)
-	})
+func (a kbArticles) Article(ctx context.Context, id string) (kb.Article, error) {
+	return a.Get(ctx, id)
 }

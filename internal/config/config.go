@@ -109,7 +109,6 @@ func (c *Config) applyEnv(env LookupEnv) error {
 	set(&c.Server.PublicURL, "CONCIERGE_PUBLIC_URL")
 	set(&c.Log.Level, "CONCIERGE_LOG_LEVEL")
 	set(&c.Widget.IdentitySecret, "CONCIERGE_WIDGET_IDENTITY_SECRET")
-	set(&c.KB.AdminToken, "CONCIERGE_KB_ADMIN_TOKEN")
 	set(&c.LLM.APIKey, "CONCIERGE_LLM_API_KEY")
 	for i := range c.Telegram {
 		t := &c.Telegram[i]

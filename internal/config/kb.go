@@ -4,9 +4,6 @@ package config
 type KB struct {
 	// Demo loads the bundled demo articles on first start when the KB is empty (default true).
 	Demo *bool `yaml:"demo"`
-	// AdminToken protects the editor until accounts exist; set it through
-	// CONCIERGE_KB_ADMIN_TOKEN. Empty: a random token is generated and logged at start.
-	AdminToken string `yaml:"admin_token"`
 }
 
 func (k *KB) defaults() {}

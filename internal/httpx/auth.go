@@ -38,8 +38,8 @@ func UserFrom(ctx context.Context) (User, bool) {
 	return u, ok
 }
 
-// Auth guards handlers. The session-based implementation (accounts, login, CSRF) lives
-// with the accounts; TokenAuth is the interim admin-token guard.
+// Auth guards handlers. The product's implementation is the accounts' sign-in with
+// sessions and CSRF (internal/auth); TokenAuth is a fixed-token guard for tests and tools.
 type Auth interface {
 	// Require lets the request through with its user in the context when the user holds
 	// role; otherwise API requests (Accept: application/json, or paths under /api/) get
