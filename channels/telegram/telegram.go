@@ -33,6 +33,9 @@ import (
 	"github.com/conciergehq/concierge/internal/store"
 )
 
+// ErrTokenRefused means Telegram does not know the bot's token.
+var ErrTokenRefused = errors.New("the token was refused by Telegram")
+
 // Modes of receiving updates.
 const (
 	ModePolling = "polling"
@@ -159,8 +162,7 @@ func New(ctx context.Context, cfg Config, gw Receiver, st Store, blobs Blobs, lo
 	case err == nil:
 		a.username = bot.Self.UserName
 	case apiCode(err) == http.StatusUnauthorized || apiCode(err) == http.StatusNotFound:
-		return nil, fmt.Errorf("telegram %s: the token was refused by Telegram (%s); check CONCIERGE_TELEGRAM_%s_TOKEN",
-			cfg.Name, a.scrub(err), envName(cfg.Name))
+		return nil, fmt.Errorf("telegram %s: %w (%s)", cfg.Name, ErrTokenRefused, a.scrub(err))
 	default:
 		a.log.Warn().Err(a.scrub(err)).Msg("cannot reach the Bot API; starting anyway and retrying")
 		bot = &tgbotapi.BotAPI{Token: cfg.Token, Buffer: 100}
@@ -169,18 +171,6 @@ func New(ctx context.Context, cfg Config, gw Receiver, st Store, blobs Blobs, lo
 	bot.Client = a.http
 	a.bot = bot
 	return a, nil
-}
-
-func envName(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z':
-			return r - 'a' + 'A'
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			return r
-		}
-		return '_'
-	}, s)
 }
 
 // Name is the channel name, "telegram:<name>".

@@ -72,3 +72,14 @@ func TestServeMountsTheTelegramWebhook(t *testing.T) {
 		t.Fatalf("right secret: %d, want 200", code)
 	}
 }
+
+func TestServeNamesTheVariableOfARefusedTelegramToken(t *testing.T) {
+	fake := telegramtest.New(t)
+	fake.Fail("getMe", http.StatusUnauthorized, "Unauthorized", 0)
+	var out strings.Builder
+	code := run(t.Context(), []string{"serve", "--data", t.TempDir(), "--addr", freeAddr(t), "--config", telegramConfig(t, fake, "")},
+		strings.NewReader(""), &out, &out)
+	if code != 1 || !strings.Contains(out.String(), "CONCIERGE_TELEGRAM_SUPPORT_TOKEN") || strings.Contains(out.String(), telegramtest.Token) {
+		t.Fatalf("serve with a refused token: exit %d, output %q; want exit 1 naming the variable, never the token", code, out.String())
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/conciergehq/concierge/channels/telegram"
@@ -16,6 +17,9 @@ func (s *server) setupTelegram(ctx context.Context) error {
 			Name: c.Name, Token: c.Token, Mode: c.Mode, APIURL: c.APIURL,
 			WebhookURL: c.WebhookURL, WebhookSecret: c.WebhookSecret,
 		}, s.gateway, s.store, s.blobs, s.log)
+		if errors.Is(err, telegram.ErrTokenRefused) {
+			return fmt.Errorf("%w; check %s", err, c.TokenEnv())
+		}
 		if err != nil {
 			return err
 		}

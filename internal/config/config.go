@@ -113,7 +113,7 @@ func (c *Config) applyEnv(env LookupEnv) error {
 	for i := range c.Telegram {
 		t := &c.Telegram[i]
 		p := "CONCIERGE_TELEGRAM_" + envName(t.Name) + "_"
-		set(&t.Token, p+"TOKEN")
+		set(&t.Token, t.TokenEnv())
 		set(&t.WebhookSecret, p+"WEBHOOK_SECRET")
 	}
 	for i := range c.WeChat {

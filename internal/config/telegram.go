@@ -84,3 +84,6 @@ func checkWebhookURL(raw string) error {
 
 // WebhookPath is where serve mounts the bot's webhook handler; webhook_url must reach it.
 func (t *Telegram) WebhookPath() string { return "/telegram/" + t.Name + "/webhook" }
+
+// TokenEnv is the environment variable that sets this bot's token.
+func (t *Telegram) TokenEnv() string { return "CONCIERGE_TELEGRAM_" + envName(t.Name) + "_TOKEN" }
