@@ -445,11 +445,12 @@ func (tr *turn) search() {
 		return
 	}
 	o := tr.b.opts
-	switch {
-	case tr.conf >= o.AnswerThreshold:
+	// A second doubt right after a clarify goes to a person.
+	switch tr.rk.decide(tr.ranked, tr.conf, o.AnswerThreshold, o.ClarifyThreshold, tr.st.Clarified == 0) {
+	case actAnswer:
 		tr.st.Clarified = 0
 		tr.handleArticle(best, tr.conf, "confident")
-	case tr.conf >= o.ClarifyThreshold && tr.st.Clarified == 0 && len(tr.closeCandidates()) >= 2:
+	case actClarify:
 		tr.clarify()
 	default:
 		tr.escalate(reasonLow)
@@ -501,7 +502,7 @@ func (tr *turn) closeCandidates() []concierge.Candidate {
 	all := tr.candidates(3)
 	var out []concierge.Candidate
 	for i, c := range all {
-		if i == 0 || tr.ranked[i].score >= 0.5*tr.ranked[0].score {
+		if i == 0 || closeTo(tr.ranked[i], tr.ranked[0]) {
 			out = append(out, c)
 		}
 	}
