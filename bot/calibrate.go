@@ -174,18 +174,16 @@ func closeTo(m, best match) bool {
 
 // tied reports that the best two articles match the question alike and no word of it
 // tells them apart ("install the app" with a Mac and a Windows article): asking which
-// beats guessing, however the pair scores.
+// beats guessing, however the classifier leans.
 func (r *ranker) tied(ms []match) bool {
-	if len(ms) < 2 || ms[1].art < 0 {
+	if len(ms) < 2 || ms[1].art < 0 || ms[0].sim <= 0 {
 		return false
 	}
-	f := r.calFeatures(ms)
-	return f[12] >= tieSim && f[11] >= tieProb && f[13] <= 0
+	return ms[1].sim >= tieSim*ms[0].sim && ms[0].cover <= ms[1].cover
 }
 
-// A tie: the runner-up's similarity within 5 % of the best's, its classifier share at
-// least 60 % of the best's.
-const tieSim, tieProb = 0.95, 0.6
+// tieSim: a runner-up within 5 % of the best's similarity.
+const tieSim = 0.95
 
 // pairConfidence is the probability that ms[0] or ms[1] answers the question.
 func (r *ranker) pairConfidence(ms []match) float64 {
@@ -246,7 +244,12 @@ func calibrationRows(articles []kb.Article, opts featureOpts) []calRow {
 
 	rows := make([][]calRow, folds)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	// Folds build in parallel, except on large KBs, whose classifiers are large.
+	par := runtime.GOMAXPROCS(0)
+	if len(articles) > 200 {
+		par = 1
+	}
+	sem := make(chan struct{}, par)
 	for f := 0; f < folds; f++ {
 		wg.Add(1)
 		sem <- struct{}{}

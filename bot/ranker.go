@@ -1,7 +1,6 @@
 package bot
 
 import (
-	"cmp"
 	"runtime"
 	"slices"
 	"sort"
@@ -95,8 +94,11 @@ func leadText(md string, max int) string {
 
 // newRanker builds the ranker for a set of articles and fits its confidence on them.
 func newRanker(articles []kb.Article, opts featureOpts) *ranker {
+	// Calibrate first: each fold's index is garbage before the next one, or the real
+	// one, is built (a classifier over 1,000 articles weighs up to 192 MB).
+	cal := selfCalibrate(articles, opts)
 	r := buildRanker(articles, opts)
-	r.cal = selfCalibrate(articles, opts)
+	r.cal = cal
 	return r
 }
 
@@ -167,7 +169,7 @@ func (r *ranker) trainingSet(vecs []sparse) []trainExample {
 		go func() {
 			defer wg.Done()
 			scores := make([]float32, n)
-			order := make([]int, n)
+			near := make([]int, 0, candidates+1)
 			for i := w; i < len(vecs); i += workers {
 				own := int(r.docArt[i])
 				cands := make([]int, 0, min(n, candidates+1))
@@ -181,18 +183,23 @@ func (r *ranker) trainingSet(vecs []sparse) []trainExample {
 				} else {
 					clear(scores)
 					r.cents.dot(vecs[i], scores)
-					for a := range order {
-						order[a] = a
-					}
-					slices.SortFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
-					for _, a := range order {
-						if len(cands) > candidates {
-							break
+					// the candidates closest articles other than its own, best first
+					near = near[:0]
+					for a, v := range scores {
+						if a == own || (len(near) == candidates && v <= scores[near[len(near)-1]]) {
+							continue
 						}
-						if a != own {
-							cands = append(cands, a)
+						if len(near) < candidates {
+							near = append(near, a)
 						}
+						j := len(near) - 1
+						for j > 0 && scores[near[j-1]] < v {
+							near[j] = near[j-1]
+							j--
+						}
+						near[j] = a
 					}
+					cands = append(cands, near...)
 				}
 				ex[i] = trainExample{x: vecs[i], y: own, cands: cands}
 			}
@@ -377,7 +384,10 @@ func (r *ranker) similar(q sparse, limit int, skip func(doc, art int) bool) []ma
 			b[2] = v
 		}
 	}
-	out := make([]match, 0, 64)
+	// The best limit articles, best first (ties: the earlier article), kept by insertion:
+	// sorting every article that shares a word with the question costs more than the
+	// rest of a decision on a large KB.
+	out := make([]match, 0, limit)
 	for a := range r.articles {
 		b := s.best[a]
 		if b[0] == 0 && s.cent[a] == 0 {
@@ -388,16 +398,18 @@ func (r *ranker) similar(q sparse, limit int, skip func(doc, art int) bool) []ma
 		}
 		m := match{art: a, top: b, cent: s.cent[a]}
 		m.sim = combine(m)
-		out = append(out, m)
-	}
-	slices.SortFunc(out, func(a, b match) int {
-		if a.sim != b.sim {
-			return cmp.Compare(b.sim, a.sim)
+		if len(out) == limit && m.sim <= out[limit-1].sim {
+			continue
 		}
-		return a.art - b.art
-	})
-	if len(out) > limit {
-		out = out[:limit]
+		if len(out) < limit {
+			out = append(out, m)
+		}
+		i := len(out) - 1
+		for i > 0 && out[i-1].sim < m.sim {
+			out[i] = out[i-1]
+			i--
+		}
+		out[i] = m
 	}
 	return out
 }
