@@ -149,19 +149,24 @@ const (
 
 // decide turns a ranking and its confidence into a decision at the given thresholds:
 // answer when the best article is likely enough (and not tied with the runner-up);
-// offer the close articles ("did you mean") when one of the best two is likely enough
-// together, the best alone reaches clarifyAt (or ties), and clarifying is allowed;
-// otherwise escalate.
+// offer the best two ("did you mean") when, with clarifying allowed, they are likely
+// enough together and each is plausible on its own (clarifyAt), or they tie;
+// otherwise escalate. A doubtful question with one weak guess is no reason to offer
+// choices: it goes to a person.
 func (r *ranker) decide(ms []match, conf, answerAt, clarifyAt float64, mayClarify bool) int {
 	if len(ms) == 0 {
 		return actEscalate
 	}
-	canClarify := mayClarify && len(ms) > 1 && closeTo(ms[1], ms[0]) && r.pairConfidence(ms) >= answerAt
+	pair := 0.0
+	if mayClarify && len(ms) > 1 && closeTo(ms[1], ms[0]) {
+		pair = r.pairConfidence(ms)
+	}
+	canClarify := pair >= answerAt
 	tied := canClarify && r.tied(ms)
 	switch {
 	case conf >= answerAt && !tied:
 		return actAnswer
-	case canClarify && (conf >= clarifyAt || tied):
+	case tied || (canClarify && conf >= clarifyAt && pair-conf >= clarifyAt):
 		return actClarify
 	}
 	return actEscalate
