@@ -115,10 +115,10 @@ type calibration struct {
 
 // priorCalibration is the starting point and pull of every fit (see calPrior).
 var priorCalibration = calibration{
-	top: logistic{w: [nConf]float64{0.52, 4.29, -1.21, 0.01, 4.70, 0.21, 0.78, 0.11, 0.79, 0.50, -1.43, -0.44, -0.09, 1.94},
+	top: logistic{w: [nConf]float64{0.51, 4.34, -1.20, 0.01, 4.71, 0.21, 0.71, 0.12, 0.79, 0.50, -1.44, -0.43, -0.10, 1.94},
 		b: -2.13},
-	pair: logistic{w: [nConf]float64{3.63, -2.29, -1.14, 0.75, 5.48, 0.14, 3.29, -0.84, 0.51, -0.02, -3.28, -0.59, 0.25, 0.61},
-		b: -1.04},
+	pair: logistic{w: [nConf]float64{3.72, -2.44, -1.14, 0.75, 5.48, 0.14, 3.39, -0.86, 0.52, -0.02, -3.31, -0.60, 0.25, 0.61},
+		b: -1.02},
 }
 
 // confidence is the calibrated probability that ms[0] answers the question. The model
