@@ -115,10 +115,10 @@ type calibration struct {
 
 // priorCalibration is the starting point and pull of every fit (see calPrior).
 var priorCalibration = calibration{
-	top: logistic{w: [nConf]float64{0.51, 4.34, -1.20, 0.01, 4.71, 0.21, 0.71, 0.12, 0.79, 0.50, -1.44, -0.43, -0.10, 1.94},
-		b: -2.13},
-	pair: logistic{w: [nConf]float64{3.72, -2.44, -1.14, 0.75, 5.48, 0.14, 3.39, -0.86, 0.52, -0.02, -3.31, -0.60, 0.25, 0.61},
-		b: -1.02},
+	top: logistic{w: [nConf]float64{1.00, 3.40, -1.39, 0.12, 4.57, 0.13, 1.62, -0.09, 0.65, 0.41, -1.59, -0.42, 0.04, 1.99},
+		b: -1.90},
+	pair: logistic{w: [nConf]float64{4.28, -3.38, -1.19, 0.79, 5.52, 0.06, 4.06, -1.00, 0.57, -0.00, -3.46, -0.46, 0.11, 0.61},
+		b: -0.91},
 }
 
 // confidence is the calibrated probability that ms[0] answers the question. The model

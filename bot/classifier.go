@@ -72,7 +72,10 @@ func (c *classifier) logit(x sparse, class int) float64 {
 // l2 shrinks the weights a question touches at each step: with a handful of sample
 // questions per article an unregularised model separates them with huge margins and
 // reports near-certainty on a one-word question.
-var l2 = 1.0
+const l2 = 1.0
+
+// lrDecay slows the learning rate epoch by epoch.
+const lrDecay = 0.3
 
 // train runs SGD on the softmax loss over each example's candidates.
 func (c *classifier) train(ex []trainExample, epochs int, lr float64, seed int64) {
@@ -96,7 +99,7 @@ func (c *classifier) train(ex []trainExample, epochs int, lr float64, seed int64
 	rng := rand.New(rand.NewSource(seed))
 	var z []float64
 	for ep := 0; ep < epochs; ep++ {
-		eta := lr / (1 + 0.3*float64(ep))
+		eta := lr / (1 + lrDecay*float64(ep))
 		decay := float32(1 - eta*l2/float64(len(ex)))
 		for _, i := range rng.Perm(len(ex)) {
 			e, m := &ex[i], &mx[i]
