@@ -79,7 +79,7 @@ func parseTestArticle(t testing.TB, b []byte) kb.Article {
 func TestBanking77(t *testing.T) {
 	arts, dev := banking77(t)
 	type bounds struct{ top1, inScope, recall float64 }
-	want := bounds{top1: 0.895, inScope: 0.80, recall: 0.55} // measured 90.1 %, 83.1 %, 66.7 %
+	want := bounds{top1: 0.895, inScope: 0.80, recall: 0.65} // measured 90.3 %, 83.1 %, 71.2 %
 	if raceDetector {
 		arts = thinQuestions(arts, 10)
 		var sub []evalLine
@@ -89,7 +89,7 @@ func TestBanking77(t *testing.T) {
 			}
 		}
 		dev = sub
-		want = bounds{top1: 0.69, inScope: 0.50, recall: 0.60} // measured 73.4 %, 54.3 %, 75.0 %
+		want = bounds{top1: 0.69, inScope: 0.50, recall: 0.65} // measured 74.0 %, 54.0 %, 77.3 %
 	}
 	r := newRanker(arts, defaultFeatureOpts)
 	top1 := 0

@@ -45,8 +45,9 @@ type Options struct {
 	// AnswerThreshold is the confidence (a calibrated probability that the best article
 	// is right, 0–1) from which the bot answers (default 0.5).
 	AnswerThreshold float64
-	// ClarifyThreshold: between it and AnswerThreshold the bot offers the close
-	// candidates ("Did you mean…"); below it, it escalates (default 0.3).
+	// ClarifyThreshold: when neither of the two best articles reaches AnswerThreshold,
+	// the bot offers them ("Did you mean…") if each reaches ClarifyThreshold and
+	// together they reach AnswerThreshold; otherwise it escalates (default 0.3).
 	ClarifyThreshold float64
 	// MaxReasks is how many times an invalid detail is asked again (default 2).
 	MaxReasks int
