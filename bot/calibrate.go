@@ -32,14 +32,16 @@ const calFolds = 5
 // calOOSShare is the weight of the out-of-scope questions in the fit: the prior share of
 // questions the KB cannot answer. At 0.5 confidence the bot then answers when being
 // right is likelier than the question being about something else or ranked wrong.
-var calOOSShare = 0.25
+const calOOSShare = 0.25
 
 // calTarget is the number of questions of each kind wanted for the fit; folds beyond
 // what it takes are not built (a large KB gets there with two).
 const calTarget = 1500
 
-// calPrior weighs priorCalibration in the fit, in questions: a KB that yields fewer
-// questions than this leans on the prior.
+// calPrior is the strength of the pull towards priorCalibration (a Gaussian prior on
+// the weights; each made-up question weighs about 1): a KB that yields a few dozen
+// questions leans on the prior, one that yields thousands on itself. A variable only
+// so that TestCalibrationPrior can fit without it.
 var calPrior = 10.0
 
 // nConf is the length of calFeatures.
@@ -49,8 +51,10 @@ const nConf = 14
 // the classifier's share for the best article and its raw score, the margin over the
 // runner-up (final and first-stage), the best phrasing's cosine (absolute, and relative
 // to how closely the article's own phrasings match each other), the centroid cosine,
-// whether the two stages agree, the spread of the classifier over the candidates, and
-// how much of the question's vocabulary the article (or the KB) knows.
+// whether the two stages agree, the spread of the classifier over the candidates, how
+// much of the question's vocabulary the article (or the KB) knows, how close the
+// runner-up comes (classifier share and similarity), and whether the question has a
+// word the best article uses and the runner-up does not.
 func (r *ranker) calFeatures(ms []match) [nConf]float64 {
 	var f [nConf]float64
 	if len(ms) == 0 || ms[0].art < 0 {
