@@ -68,16 +68,29 @@ func parseTestArticle(t testing.TB, b []byte) kb.Article {
 }
 
 // TestBanking77 guards the ranking and the calibration against regressions on the
-// public evaluation set: top-1 ranking on dev with the full KB, and with ten articles
-// left out, the in-scope accuracy and out-of-scope recall at the default threshold.
-// (concierge bot test reports the same figures through the whole bot.)
+// public evaluation set: top-1 ranking on dev with the full KB and, with ten articles
+// left out, the in-scope accuracy (answered with the expected article) and the
+// out-of-scope recall (escalated) at the default thresholds, through the same decision
+// rule the bot uses. (concierge bot test reports the same figures through the whole bot.)
+//
+// Under the race detector, which slows this CPU-bound code about twentyfold, it runs a
+// cheaper variant — the KB thinned to ten sample questions per article and every third
+// dev question — with bounds set for it, so CI still checks the whole path.
 func TestBanking77(t *testing.T) {
-	if raceDetector {
-		// Two index builds over 9,000 questions take 6 s, and two minutes under -race,
-		// which adds nothing to a single-goroutine computation.
-		t.Skip("single-goroutine evaluation; run without -race: go test ./bot -run Banking77")
-	}
 	arts, dev := banking77(t)
+	type bounds struct{ top1, inScope, recall float64 }
+	want := bounds{top1: 0.895, inScope: 0.80, recall: 0.65} // measured 90.3 %, 83.1 %, 71.2 %
+	if raceDetector {
+		arts = thinQuestions(arts, 10)
+		var sub []evalLine
+		for i, l := range dev {
+			if i%3 == 0 {
+				sub = append(sub, l)
+			}
+		}
+		dev = sub
+		want = bounds{top1: 0.69, inScope: 0.50, recall: 0.65} // measured 74.0 %, 54.0 %, 77.3 %
+	}
 	r := newRanker(arts, defaultFeatureOpts)
 	top1 := 0
 	for _, l := range dev {
@@ -87,30 +100,44 @@ func TestBanking77(t *testing.T) {
 	}
 	acc := float64(top1) / float64(len(dev))
 	t.Logf("banking77 dev top-1 ranking: %.2f%% (%d/%d)", 100*acc, top1, len(dev))
-	if acc < 0.90 {
-		t.Errorf("top-1 ranking %.2f%%, want ≥ 90%%", 100*acc)
+	if acc < want.top1 {
+		t.Errorf("top-1 ranking %.2f%%, want ≥ %.1f%%", 100*acc, 100*want.top1)
 	}
 	keep, split := oosSplit(arts, dev, 3)
 	r = newRanker(keep, defaultFeatureOpts)
 	var in, inOK, oos, oosOK int
 	for _, l := range split {
 		ms := r.rank(l.Text, 5, nil)
-		answered := r.confidence(ms) >= 0.5
+		act := r.decide(ms, r.confidence(ms), 0.5, 0.3, true)
 		if l.Expect == nil {
 			oos++
-			if !answered {
+			if act == actEscalate {
 				oosOK++
 			}
 			continue
 		}
 		in++
-		if answered && r.articles[ms[0].art].ID == *l.Expect {
+		if act == actAnswer && r.articles[ms[0].art].ID == *l.Expect {
 			inOK++
 		}
 	}
 	inAcc, recall := float64(inOK)/float64(in), float64(oosOK)/float64(oos)
 	t.Logf("10 articles left out, threshold 0.5: in-scope accuracy %.2f%%, out-of-scope recall %.2f%%", 100*inAcc, 100*recall)
-	if inAcc < 0.83 || recall < 0.55 {
-		t.Errorf("in-scope %.2f%% / out-of-scope recall %.2f%% regressed (were 85.6%% / 63.6%%)", 100*inAcc, 100*recall)
+	if inAcc < want.inScope || recall < want.recall {
+		t.Errorf("in-scope %.2f%% / out-of-scope recall %.2f%%, want ≥ %.0f%% / %.0f%%", 100*inAcc, 100*recall,
+			100*want.inScope, 100*want.recall)
 	}
+}
+
+// thinQuestions keeps the first n sample questions of each article (as
+// bot/testdata/banking77-oos.sh does with QUESTIONS=n).
+func thinQuestions(arts []kb.Article, n int) []kb.Article {
+	out := make([]kb.Article, len(arts))
+	for i, a := range arts {
+		if len(a.Questions) > n {
+			a.Questions = append([]string(nil), a.Questions[:n]...)
+		}
+		out[i] = a
+	}
+	return out
 }

@@ -45,8 +45,9 @@ type Options struct {
 	// AnswerThreshold is the confidence (a calibrated probability that the best article
 	// is right, 0–1) from which the bot answers (default 0.5).
 	AnswerThreshold float64
-	// ClarifyThreshold: between it and AnswerThreshold the bot offers the close
-	// candidates ("Did you mean…"); below it, it escalates (default 0.3).
+	// ClarifyThreshold: when neither of the two best articles reaches AnswerThreshold,
+	// the bot offers them ("Did you mean…") if each reaches ClarifyThreshold and
+	// together they reach AnswerThreshold; otherwise it escalates (default 0.3).
 	ClarifyThreshold float64
 	// MaxReasks is how many times an invalid detail is asked again (default 2).
 	MaxReasks int
@@ -445,11 +446,12 @@ func (tr *turn) search() {
 		return
 	}
 	o := tr.b.opts
-	switch {
-	case tr.conf >= o.AnswerThreshold:
+	// A second doubt right after a clarify goes to a person.
+	switch tr.rk.decide(tr.ranked, tr.conf, o.AnswerThreshold, o.ClarifyThreshold, tr.st.Clarified == 0) {
+	case actAnswer:
 		tr.st.Clarified = 0
 		tr.handleArticle(best, tr.conf, "confident")
-	case tr.conf >= o.ClarifyThreshold && tr.st.Clarified == 0 && len(tr.closeCandidates()) >= 2:
+	case actClarify:
 		tr.clarify()
 	default:
 		tr.escalate(reasonLow)
@@ -501,7 +503,7 @@ func (tr *turn) closeCandidates() []concierge.Candidate {
 	all := tr.candidates(3)
 	var out []concierge.Candidate
 	for i, c := range all {
-		if i == 0 || tr.ranked[i].score >= 0.5*tr.ranked[0].score {
+		if i == 0 || closeTo(tr.ranked[i], tr.ranked[0]) {
 			out = append(out, c)
 		}
 	}

@@ -74,24 +74,50 @@ func (c *classifier) logit(x sparse, class int) float64 {
 // reports near-certainty on a one-word question.
 const l2 = 1.0
 
+// lrDecay slows the learning rate epoch by epoch.
+const lrDecay = 0.3
+
 // train runs SGD on the softmax loss over each example's candidates.
 func (c *classifier) train(ex []trainExample, epochs int, lr float64, seed int64) {
+	// Map each example to the classifier's own feature ids once: the inner loops then
+	// touch the weight rows only.
+	type mapped struct {
+		f []int32
+		w []float32
+	}
+	mx := make([]mapped, len(ex))
+	for i, e := range ex {
+		m := mapped{f: make([]int32, 0, len(e.x.ids)), w: make([]float32, 0, len(e.x.ids))}
+		for j, id := range e.x.ids {
+			if f := c.featOf[id]; f >= 0 {
+				m.f = append(m.f, f)
+				m.w = append(m.w, e.x.w[j])
+			}
+		}
+		mx[i] = m
+	}
 	rng := rand.New(rand.NewSource(seed))
 	var z []float64
 	for ep := 0; ep < epochs; ep++ {
-		eta := lr / (1 + 0.3*float64(ep))
+		eta := lr / (1 + lrDecay*float64(ep))
+		decay := float32(1 - eta*l2/float64(len(ex)))
 		for _, i := range rng.Perm(len(ex)) {
-			e := &ex[i]
+			e, m := &ex[i], &mx[i]
 			z = z[:0]
-			mx := math.Inf(-1)
+			top := math.Inf(-1)
 			for _, k := range e.cands {
-				s := c.logit(e.x, k)
-				z = append(z, s)
-				mx = math.Max(mx, s)
+				row := c.w[k*c.nfeat : (k+1)*c.nfeat]
+				var s float32
+				for j, f := range m.f {
+					s += row[f] * m.w[j]
+				}
+				v := float64(s + c.b[k])
+				z = append(z, v)
+				top = math.Max(top, v)
 			}
 			var sum float64
 			for j := range z {
-				z[j] = math.Exp(z[j] - mx)
+				z[j] = math.Exp(z[j] - top)
 				sum += z[j]
 			}
 			for j, k := range e.cands {
@@ -104,11 +130,8 @@ func (c *classifier) train(ex []trainExample, epochs int, lr float64, seed int64
 				}
 				row := c.w[k*c.nfeat : (k+1)*c.nfeat]
 				step := float32(eta * g)
-				decay := float32(1 - eta*l2/float64(len(ex)))
-				for jj, id := range e.x.ids {
-					if f := c.featOf[id]; f >= 0 {
-						row[f] = row[f]*decay - step*e.x.w[jj]
-					}
+				for jj, f := range m.f {
+					row[f] = row[f]*decay - step*m.w[jj]
 				}
 				c.b[k] -= step * 0.1
 			}
@@ -116,12 +139,13 @@ func (c *classifier) train(ex []trainExample, epochs int, lr float64, seed int64
 	}
 }
 
-// probs returns the softmax over the candidate classes, in their order.
-func (c *classifier) probs(x sparse, cands []int, out []float64) []float64 {
-	out = out[:0]
+// probs returns the raw scores and the softmax over the candidate classes, in their order.
+func (c *classifier) probs(x sparse, cands []int, logits, out []float64) ([]float64, []float64) {
+	logits, out = logits[:0], out[:0]
 	mx := math.Inf(-1)
 	for _, k := range cands {
 		s := c.logit(x, k)
+		logits = append(logits, s)
 		out = append(out, s)
 		mx = math.Max(mx, s)
 	}
@@ -133,5 +157,5 @@ func (c *classifier) probs(x sparse, cands []int, out []float64) []float64 {
 	for j := range out {
 		out[j] /= sum
 	}
-	return out
+	return logits, out
 }

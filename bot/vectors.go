@@ -20,6 +20,16 @@ type vocab struct {
 type sparse struct {
 	ids []int32
 	w   []float32
+	// known is the share of the text's squared weight the vocabulary knows: a question
+	// full of words no article uses is far from the whole KB.
+	known float32
+}
+
+func (s sparse) Len() int           { return len(s.ids) }
+func (s sparse) Less(i, j int) bool { return s.ids[i] < s.ids[j] }
+func (s sparse) Swap(i, j int) {
+	s.ids[i], s.ids[j] = s.ids[j], s.ids[i]
+	s.w[i], s.w[j] = s.w[j], s.w[i]
 }
 
 func buildVocab(docs [][]feature) *vocab {
@@ -49,7 +59,7 @@ func buildVocab(docs [][]feature) *vocab {
 // side) lengthen the vector without adding a dimension.
 func (v *vocab) vector(fs []feature) sparse {
 	var s sparse
-	var norm float64
+	var norm, known float64
 	for _, f := range fs {
 		tf := 1 + math.Log(f.w)
 		if f.w < 1 {
@@ -63,12 +73,15 @@ func (v *vocab) vector(fs []feature) sparse {
 		}
 		w := tf * float64(v.idf[id])
 		norm += w * w
+		known += w * w
 		s.ids = append(s.ids, id)
 		s.w = append(s.w, float32(w))
 	}
 	if norm == 0 {
 		return s
 	}
+	sort.Sort(s) // ascending ids: merge-style dot products, deterministic sums
+	s.known = float32(known / norm)
 	inv := float32(1 / math.Sqrt(norm))
 	for i := range s.w {
 		s.w[i] *= inv
@@ -136,4 +149,23 @@ func (p *postings) dot(q sparse, scores []float32) {
 			scores[e.item] += qw * e.w
 		}
 	}
+}
+
+// dotSparse is the dot product of two vectors (ids ascending).
+func dotSparse(a, b sparse) float32 {
+	var s float32
+	i, j := 0, 0
+	for i < len(a.ids) && j < len(b.ids) {
+		switch {
+		case a.ids[i] == b.ids[j]:
+			s += a.w[i] * b.w[j]
+			i++
+			j++
+		case a.ids[i] < b.ids[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return s
 }

@@ -14,8 +14,9 @@ type Bot struct {
 	// AnswerThreshold is the confidence (the calibrated probability that the best article
 	// is right, 0–1) from which the bot answers (default 0.5).
 	AnswerThreshold float64 `yaml:"answer_threshold"`
-	// ClarifyThreshold: from it up to answer_threshold the bot offers the close
-	// candidates ("Did you mean…"); below it, it escalates (default 0.3).
+	// ClarifyThreshold: when neither of the two best articles reaches answer_threshold,
+	// the bot offers them ("Did you mean…") if each reaches this and together they
+	// reach answer_threshold; otherwise it escalates (default 0.3).
 	ClarifyThreshold float64 `yaml:"clarify_threshold"`
 	// MaxReasks is how often an invalid detail is asked again, with a hint (default 2).
 	MaxReasks int `yaml:"max_reasks"`
