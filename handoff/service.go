@@ -45,6 +45,7 @@ type Store interface {
 	Assigned(ctx context.Context, agentID int64) ([]QueueItem, error)
 	Closed(ctx context.Context, agentID int64, limit int) ([]QueueItem, error)
 	Item(ctx context.Context, convID int64) (QueueItem, error)
+	QueuePosition(ctx context.Context, convID int64) (int, error)
 	AssignedCounts(ctx context.Context) (map[int64]int, error)
 	HandleTime(ctx context.Context, team string) (time.Duration, error)
 	TicketStats(ctx context.Context, since time.Time) ([]Stats, error)
@@ -434,6 +435,10 @@ func (s *Service) eta(ctx context.Context, team string, n int) time.Duration {
 // only is their conversation (a new arrival), otherwise those whose position changed
 // since their last notice, at most once per configured interval.
 func (s *Service) noticePositions(ctx context.Context, team string, only int64) {
+	if only != 0 {
+		s.noticeFirst(ctx, only)
+		return
+	}
 	all, err := s.queue(ctx)
 	if err != nil {
 		s.log.Error().Err(err).Msg("cannot read the queue to update positions")
@@ -480,6 +485,35 @@ func (s *Service) noticePositions(ctx context.Context, team string, only int64) 
 	}
 }
 
+// noticeFirst tells a newly queued customer their place. It counts their position rather
+// than reading the whole queue: escalations keep coming while nobody works the queue
+// (at night, during an incident), and the queue is longest exactly then.
+func (s *Service) noticeFirst(ctx context.Context, convID int64) {
+	it, err := s.store.Item(ctx, convID)
+	if err != nil {
+		s.log.Error().Err(err).Int64("conversation", convID).Msg("cannot read the queued conversation to tell its position")
+		return
+	}
+	if it.Conversation.Status != concierge.StatusQueued || it.Ticket.Offline {
+		return // auto-assigned already, or told when the team is back
+	}
+	pos, err := s.store.QueuePosition(ctx, convID)
+	if err != nil {
+		s.log.Error().Err(err).Int64("conversation", convID).Msg("cannot count the queue position")
+		return
+	}
+	p := phrasesFor(it.Conversation.Language)
+	text := fmt.Sprintf(p.queuedNoETA, pos)
+	if eta := s.eta(ctx, it.Conversation.Team, pos); eta > 0 {
+		text = fmt.Sprintf(p.queued, pos, p.eta(eta))
+	}
+	s.system(ctx, convID, text)
+	if err := s.store.SetNotice(ctx, convID, pos, s.now()); err != nil {
+		s.log.Error().Err(err).Int64("conversation", convID).Msg("cannot record the position notice")
+	}
+	s.invalidate() // the notice fields changed
+}
+
 // members lists the enabled agents of a team (explicit members; admins only when listed).
 func (s *Service) members(ctx context.Context, team string) ([]auth.Account, error) {
 	accts, err := s.store.Accounts(ctx)
@@ -511,20 +545,8 @@ func (s *Service) autoAssign(ctx context.Context, team string) {
 	}
 	s.assignMu.Lock()
 	defer s.assignMu.Unlock()
-	all, err := s.queue(ctx)
-	if err != nil {
-		s.log.Error().Err(err).Msg("auto-assign: cannot read the queue")
-		return
-	}
-	var waiting []QueueItem
-	for _, it := range all {
-		if it.Conversation.Team == team {
-			waiting = append(waiting, it)
-		}
-	}
-	if len(waiting) == 0 {
-		return
-	}
+	// Who is online first: it is cheap, and with nobody online (nights, or a queue that
+	// grows during an incident) reading the whole queue at every escalation is waste.
 	members, err := s.members(ctx, team)
 	if err != nil {
 		s.log.Error().Err(err).Msg("auto-assign: cannot list agents")
@@ -537,6 +559,20 @@ func (s *Service) autoAssign(ctx context.Context, team string) {
 		}
 	}
 	if len(online) == 0 {
+		return
+	}
+	all, err := s.queue(ctx)
+	if err != nil {
+		s.log.Error().Err(err).Msg("auto-assign: cannot read the queue")
+		return
+	}
+	var waiting []QueueItem
+	for _, it := range all {
+		if it.Conversation.Team == team {
+			waiting = append(waiting, it)
+		}
+	}
+	if len(waiting) == 0 {
 		return
 	}
 	load, err := s.store.AssignedCounts(ctx)

@@ -404,6 +404,32 @@ func TestPriorityPutsHigherTiersFirst(t *testing.T) {
 		t.Fatalf("after 34 minutes the order is %d, %d, %d; want the basic customer before the new VIP",
 			items[0].Conversation.ID, items[1].Conversation.ID, items[2].Conversation.ID)
 	}
+	// The counted position (what a newly queued customer is told) agrees with the list.
+	for _, it := range items {
+		if pos, err := h.st.QueuePosition(h.ctx, it.Conversation.ID); err != nil || pos != it.Position {
+			t.Errorf("QueuePosition(%d) = %d, %v; the queue lists it at %d", it.Conversation.ID, pos, err, it.Position)
+		}
+	}
+	var told string
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(told, "3") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		msgs, err := h.st.Messages(h.ctx, late, 0, 100, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		told = ""
+		for _, m := range msgs {
+			if m.Sender == concierge.SenderSystem {
+				told += m.Text + "\n"
+			}
+		}
+	}
+	if !strings.Contains(told, "3") {
+		t.Errorf("the customer queued third was told %q", told)
+	}
+	if _, err := h.st.QueuePosition(h.ctx, 999999); !errors.Is(err, concierge.ErrNotFound) {
+		t.Errorf("QueuePosition of an unknown conversation: %v, want not found", err)
+	}
 }
 
 func TestOfflineAgentsConversationsAreRequeuedAfterTheGracePeriod(t *testing.T) {

@@ -63,6 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var g globals
 	g.register(fs)
 	addr := fs.String("addr", "", "listen address (default from config, 127.0.0.1:8080)")
+	pprofAddr := fs.String("pprof", "", "serve Go profiles at this loopback address (127.0.0.1:6060), for profiling under load")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +88,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	s.gateway = channels.New(e.store, s.bus, e.metrics, e.log, channels.Options{})
 	if err := s.setup(ctx); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		run, err := pprofService(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		s.addService("pprof", run)
+		s.log.Warn().Str("addr", *pprofAddr).Msg("serving profiles at /debug/pprof/")
 	}
 	return s.serve(ctx)
 }

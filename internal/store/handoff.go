@@ -430,6 +430,38 @@ func (s *Store) Queued(ctx context.Context) ([]handoff.QueueItem, error) {
 	return out, nil
 }
 
+// QueuePosition is a queued conversation's place in its team's queue (1: next), in the
+// order Queued lists them. It counts instead of listing, so telling a newly queued
+// customer their place costs one indexed count however long the queue is.
+func (s *Store) QueuePosition(ctx context.Context, convID int64) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(c.id) + 1
+		FROM conversations me JOIN tickets mt ON mt.conversation_id = me.id
+		LEFT JOIN conversations c ON c.status = 'queued' AND c.team = me.team AND c.id <> me.id
+		LEFT JOIN tickets t ON t.conversation_id = c.id
+		WHERE me.id = ? AND me.status = 'queued' AND
+			(c.id IS NULL OR (t.first_response_due, -c.priority, t.queued_at, c.id) < (mt.first_response_due, -me.priority, mt.queued_at, me.id))`,
+		convID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: queue position of %d: %w", convID, err)
+	}
+	if n == 1 {
+		// One row counted nothing: either first in line, or not queued at all.
+		var status string
+		err := s.r.QueryRowContext(ctx, `SELECT status FROM conversations WHERE id = ?`, convID).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = concierge.ErrNotFound
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: queue position of %d: %w", convID, err)
+		}
+		if status != string(concierge.StatusQueued) {
+			return 0, fmt.Errorf("store: queue position of %d: %w", convID, concierge.Invalidf("not queued (%s)", status))
+		}
+	}
+	return n, nil
+}
+
 // Assigned lists assigned conversations, of one agent (or all when agentID is 0).
 func (s *Store) Assigned(ctx context.Context, agentID int64) ([]handoff.QueueItem, error) {
 	out, err := s.items(ctx, `WHERE c.status = 'assigned' AND (? = 0 OR c.assignee_id = ?)
