@@ -70,7 +70,7 @@ type Accounts struct {
 	SessionMaxAge time.Duration `yaml:"session_max_age"`
 	// SessionIdle ends a session unused for this long (default 12h).
 	SessionIdle time.Duration `yaml:"session_idle"`
-	// LoginAttemptsPerMinute per account and per client address (default 5; bursts of that).
+	// LoginAttemptsPerMinute per account (default 5); a client address gets four times that.
 	LoginAttemptsPerMinute int `yaml:"login_attempts_per_minute"`
 	// BcryptCost is the password hashing cost (default 12; 10–15).
 	BcryptCost int `yaml:"bcrypt_cost"`
