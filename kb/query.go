@@ -2,6 +2,7 @@ package kb
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -50,29 +51,50 @@ func (q *matchQuery) Searcher(ctx context.Context, i bindex.IndexReader, m mappi
 		full.Analyzer = q.analyzer
 		return full.Searcher(ctx, i, m, options)
 	}
+	// One term searcher per distinct term: its Count is the term's document frequency,
+	// so the pruning below costs no lookup of its own (a lookup opens the term's
+	// postings in every segment, and lookups were most of a search's cost). The
+	// searchers of the terms left out are closed.
 	type termDF struct {
-		term  []byte
-		df    uint64
-		times int // occurrences in the query (MatchQuery scores each one)
+		term    []byte
+		df      uint64
+		scorers []search.Searcher // one per occurrence in the query (MatchQuery scores each)
 	}
 	var terms []*termDF
 	byTerm := map[string]*termDF{}
-	for _, tok := range an.Analyze([]byte(q.text)) {
-		if t := byTerm[string(tok.Term)]; t != nil {
-			t.times++
-			continue
-		}
-		tfr, err := i.TermFieldReader(ctx, tok.Term, q.field, false, false, false)
-		if err != nil {
-			return nil, err
-		}
-		t := &termDF{term: tok.Term, df: tfr.Count(), times: 1}
-		tfr.Close()
-		byTerm[string(tok.Term)] = t
-		if t.df > 0 {
-			terms = append(terms, t)
+	closeAll := func() {
+		for _, t := range terms {
+			for _, s := range t.scorers {
+				s.Close()
+			}
 		}
 	}
+	for _, tok := range an.Analyze([]byte(q.text)) {
+		t := byTerm[string(tok.Term)]
+		if t == nil {
+			t = &termDF{term: tok.Term}
+			byTerm[string(tok.Term)] = t
+			terms = append(terms, t)
+		}
+		s, err := searcher.NewTermSearcherBytes(ctx, i, tok.Term, q.field, 1, options)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		t.df = s.Count()
+		t.scorers = append(t.scorers, s)
+	}
+	present := terms[:0:0]
+	for _, t := range terms {
+		if t.df > 0 {
+			present = append(present, t)
+		} else {
+			for _, s := range t.scorers {
+				s.Close()
+			}
+		}
+	}
+	terms = present
 	if len(terms) == 0 {
 		return searcher.NewMatchNoneSearcher(i)
 	}
@@ -89,12 +111,13 @@ func (q *matchQuery) Searcher(ctx context.Context, i bindex.IndexReader, m mappi
 	}
 	var scored []search.Searcher
 	for _, t := range kept {
-		for k := 0; k < t.times; k++ {
-			s, err := searcher.NewTermSearcherBytes(ctx, i, t.term, q.field, 1, options)
-			if err != nil {
-				return nil, err
+		scored = append(scored, t.scorers...)
+	}
+	for _, t := range terms {
+		if !slices.Contains(kept, t) {
+			for _, s := range t.scorers {
+				s.Close()
 			}
-			scored = append(scored, s)
 		}
 	}
 	all, err := searcher.NewDisjunctionSearcher(ctx, i, scored, 1, options)
