@@ -261,7 +261,7 @@ func (ix *searchIndex) rank(q Query, fams []string) (order []string, scores map[
 	build := func(field string) query.Query {
 		var text []query.Query
 		for _, fam := range fams {
-			text = append(text, &matchQuery{text: q.Text, field: field + "_" + fam, analyzer: analyzerOf(fam)})
+			text = append(text, &matchQuery{text: q.Text, field: field + "_" + fam, analyzer: analyzerOf(fam), bases: familyBases(fam)})
 		}
 		bq := query.NewBooleanQuery(nil, text, not)
 		bq.SetMinShould(1)
