@@ -343,6 +343,7 @@ func (ix *searchIndex) hits(text string, ids []string, scores map[string]float64
 			continue // deleted between the two steps
 		}
 		h, st := hitOf(id, doc)
+		h.Score = round(scores[id])
 		an := ix.analyzers[st.fam]
 		if an == nil {
 			out = append(out, h) // not a text family this index knows; nothing to mark
@@ -356,7 +357,6 @@ func (ix *searchIndex) hits(text string, ids []string, scores map[string]float64
 			}
 			queryTerms[st.fam] = qt
 		}
-		h.Score = round(scores[id])
 		h.Question, h.Snippet, h.Field = bestPhrasing(st.phrasings, st.nq, matches(an, qt, st.phrasings))
 		if st.hasBody && (h.Snippet == "" || fields[id] == "body") {
 			body := fBody + "_" + st.fam
