@@ -79,6 +79,27 @@ func family(lang string) string {
 	return familyXX
 }
 
+// sharedFamily reports whether several languages share fam's fields: zh, ja and ko
+// share cjk, nb, nn and no share no, and xx holds every language bleve has no analyzer
+// for. Every other family's fields hold one language (an article's lang defaults to en).
+func sharedFamily(fam string) bool {
+	return fam == familyCJK || fam == familyXX || fam == "no"
+}
+
+// familyBases lists the primary subtags of the languages in fam; nil for xx, which
+// holds any language bleve has no analyzer for.
+func familyBases(fam string) []string {
+	switch fam {
+	case familyCJK:
+		return []string{"zh", "ja", "ko"}
+	case "no":
+		return []string{"no", "nb", "nn"}
+	case familyXX:
+		return nil
+	}
+	return []string{fam} // en and the bleve languages: the family is named after its one language
+}
+
 // baseLang is the primary subtag of a BCP-47 tag, lower-cased ("pt-BR" → "pt").
 func baseLang(lang string) string {
 	base, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(lang)), "-")
