@@ -56,10 +56,11 @@ var problems = []problem{
 }
 
 // MakeKB writes a synthetic knowledge base of n articles to dir (Markdown files with
-// front matter, as `concierge kb import` reads them) and a questions file beside them,
-// questions.jsonl, with one held-out phrasing per article in the format of
-// `concierge bot test` and `concierge loadtest --questions`. It returns the questions
-// file's path.
+// front matter, as `concierge kb import` reads them) and two question files beside them
+// in the format of `concierge bot test` and `concierge loadtest --questions`:
+// questions.jsonl asks each article one of its own sample questions (the load: what
+// customers ask most), heldout.jsonl asks a phrasing that is in no article (a harder
+// test of the bot on this KB). It returns questions.jsonl's path.
 func MakeKB(dir string, n int, seed uint64) (string, error) {
 	if n <= 0 || n > len(products)*len(problems) {
 		return "", fmt.Errorf("loadtest: make-kb: between 1 and %d articles", len(products)*len(problems))
@@ -74,7 +75,12 @@ func MakeKB(dir string, n int, seed uint64) (string, error) {
 		return "", fmt.Errorf("loadtest: make-kb: %w", err)
 	}
 	defer qf.Close()
-	enc := json.NewEncoder(qf)
+	hf, err := os.Create(filepath.Join(dir, "heldout.jsonl"))
+	if err != nil {
+		return "", fmt.Errorf("loadtest: make-kb: %w", err)
+	}
+	defer hf.Close()
+	enc, held := json.NewEncoder(qf), json.NewEncoder(hf)
 	for i := 0; i < n; i++ {
 		pr := problems[i%len(problems)]
 		prod := products[i/len(problems)]
@@ -92,11 +98,17 @@ func MakeKB(dir string, n int, seed uint64) (string, error) {
 		if err := os.WriteFile(filepath.Join(dir, id+".md"), []byte(b.String()), 0o644); err != nil {
 			return "", fmt.Errorf("loadtest: make-kb: %w", err)
 		}
-		if err := enc.Encode(map[string]string{"text": fmt.Sprintf(pr.held, prod), "expect": id}); err != nil {
+		if err := enc.Encode(map[string]string{"text": fmt.Sprintf(pr.questions[i%len(pr.questions)], prod), "expect": id}); err != nil {
+			return "", fmt.Errorf("loadtest: make-kb: %w", err)
+		}
+		if err := held.Encode(map[string]string{"text": fmt.Sprintf(pr.held, prod), "expect": id}); err != nil {
 			return "", fmt.Errorf("loadtest: make-kb: %w", err)
 		}
 	}
 	if err := qf.Close(); err != nil {
+		return "", fmt.Errorf("loadtest: make-kb: %w", err)
+	}
+	if err := hf.Close(); err != nil {
 		return "", fmt.Errorf("loadtest: make-kb: %w", err)
 	}
 	return qpath, nil

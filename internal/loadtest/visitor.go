@@ -218,7 +218,8 @@ func (v *visitor) readConn(conn *websocket.Conn) error {
 			if f.Status == "queued" || f.Status == "assigned" {
 				v.mu.Lock()
 				if v.wait != nil {
-					// Stored in a conversation that a person takes now: no bot reply is owed.
+					// Sent to a conversation that a person takes now: no bot reply is owed.
+					v.r.handedMsgs.Add(1)
 					v.wait = nil
 				}
 				v.r.handedOff.Add(1)
