@@ -421,8 +421,12 @@ func (p *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "errors        %d × %s\n", p.Errors[k], k)
 	}
 	s := p.Server
-	fmt.Fprintf(w, "server rss    %.1f MiB before, %.1f MiB with every visitor connected (%.1f KiB per connection), peak %.1f MiB, %.1f MiB at the end\n",
-		mib(s.BaselineRSS), mib(s.HeldRSS), float64(s.HeldRSS-s.BaselineRSS)/1024/float64(max(1, p.Connected)), mib(s.PeakRSS), mib(s.EndRSS))
+	perConn := "below the noise"
+	if s.HeldRSS > s.BaselineRSS {
+		perConn = fmt.Sprintf("%.1f KiB per connection", float64(s.HeldRSS-s.BaselineRSS)/1024/float64(max(1, p.Connected)))
+	}
+	fmt.Fprintf(w, "server rss    %.1f MiB before, %.1f MiB with every visitor connected (%s), peak %.1f MiB, %.1f MiB at the end\n",
+		mib(s.BaselineRSS), mib(s.HeldRSS), perConn, mib(s.PeakRSS), mib(s.EndRSS))
 	fmt.Fprintf(w, "server cpu    %.1f s in %.1f s (%.2f cores)\n", s.CPUSeconds, secs, s.CPUSeconds/secs)
 	switch {
 	case p.OK() && p.Rate == 0:
