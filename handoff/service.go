@@ -197,7 +197,7 @@ func (s *Service) Escalate(ctx context.Context, conv concierge.Conversation, esc
 		return nil
 	}
 	s.autoAssign(ctx, team.Name)
-	s.noticePositions(ctx, team.Name, conv.ID)
+	s.noticeFirst(ctx, conv.ID)
 	return nil
 }
 
@@ -431,12 +431,11 @@ func (s *Service) eta(ctx context.Context, team string, n int) time.Duration {
 	return time.Duration(n) * handle / time.Duration(capacity)
 }
 
-// noticePositions tells waiting customers of a team where they stand: each at once when
-// only is their conversation (a new arrival), otherwise those whose position changed
-// since their last notice, at most once per configured interval.
-func (s *Service) noticePositions(ctx context.Context, team string, only int64) {
-	if only != 0 {
-		s.noticeFirst(ctx, only)
+// noticePositions tells a team's waiting customers whose position improved since their
+// last notice where they stand now, at most once per configured interval. (A new
+// arrival is told by noticeFirst.)
+func (s *Service) noticePositions(ctx context.Context, team string) {
+	if s.cfg.PositionUpdates == 0 {
 		return
 	}
 	all, err := s.queue(ctx)
@@ -453,29 +452,14 @@ func (s *Service) noticePositions(ctx context.Context, team string, only int64) 
 	}()
 	for _, it := range all {
 		t := it.Ticket
-		if it.Conversation.Team != team || t.Offline {
-			continue
-		}
-		first := it.Conversation.ID == only
-		if only != 0 && !first {
-			continue
-		}
-		if !first && (s.cfg.PositionUpdates == 0 || t.NoticePosition == 0 || it.Position >= t.NoticePosition ||
-			now.Sub(t.NoticeAt) < s.cfg.PositionUpdates) {
+		if it.Conversation.Team != team || t.Offline || t.NoticePosition == 0 || it.Position >= t.NoticePosition ||
+			now.Sub(t.NoticeAt) < s.cfg.PositionUpdates {
 			continue
 		}
 		p := phrasesFor(it.Conversation.Language)
-		eta := s.eta(ctx, team, it.Position)
-		var text string
-		switch {
-		case first && eta > 0:
-			text = fmt.Sprintf(p.queued, it.Position, p.eta(eta))
-		case first:
-			text = fmt.Sprintf(p.queuedNoETA, it.Position)
-		case eta > 0:
+		text := fmt.Sprintf(p.positionNoETA, it.Position)
+		if eta := s.eta(ctx, team, it.Position); eta > 0 {
 			text = fmt.Sprintf(p.position, it.Position, p.eta(eta))
-		default:
-			text = fmt.Sprintf(p.positionNoETA, it.Position)
 		}
 		s.system(ctx, it.Conversation.ID, text)
 		sent = true
@@ -485,7 +469,7 @@ func (s *Service) noticePositions(ctx context.Context, team string, only int64) 
 	}
 }
 
-// noticeFirst tells a newly queued customer their place. It counts their position rather
+// noticeFirst tells a newly queued (or transferred) customer their place. It counts their position rather
 // than reading the whole queue: escalations keep coming while nobody works the queue
 // (at night, during an incident), and the queue is longest exactly then.
 func (s *Service) noticeFirst(ctx context.Context, convID int64) {
@@ -707,7 +691,7 @@ func (s *Service) Claim(ctx context.Context, actor auth.Account, convID int64) (
 	}
 	s.log.Info().Int64("conversation", convID).Int64("agent", actor.ID).Msg("claimed")
 	s.assigned(ctx, claimed, actor)
-	s.noticePositions(ctx, claimed.Team, 0)
+	s.noticePositions(ctx, claimed.Team)
 	return claimed, nil
 }
 
@@ -841,9 +825,7 @@ func (s *Service) Transfer(ctx context.Context, actor auth.Account, convID, toAg
 		s.system(ctx, convID, fmt.Sprintf(p.transferred, team.Title))
 		s.publishPresence(ctx, actor.ID)
 		s.autoAssign(ctx, team.Name)
-		if c, err := s.store.Conversation(ctx, convID); err == nil && c.Status == concierge.StatusQueued {
-			s.noticePositions(ctx, team.Name, convID)
-		}
+		s.noticeFirst(ctx, convID) // unless auto-assign placed it
 		s.autoAssign(ctx, conv.Team)
 	default:
 		return conv, fmt.Errorf("handoff: transfer: %w", concierge.Invalidf("transfer to either an agent or a team"))
@@ -900,7 +882,7 @@ func (s *Service) Close(ctx context.Context, actor auth.Account, convID int64, r
 		s.publishPresence(ctx, conv.AssigneeID)
 	}
 	s.autoAssign(ctx, closed.Team)
-	s.noticePositions(ctx, closed.Team, 0)
+	s.noticePositions(ctx, closed.Team)
 	return closed, nil
 }
 
@@ -1142,7 +1124,7 @@ func (s *Service) Sweep(ctx context.Context) {
 	}
 	for _, name := range s.order {
 		s.autoAssign(ctx, name)
-		s.noticePositions(ctx, name, 0)
+		s.noticePositions(ctx, name)
 	}
 }
 

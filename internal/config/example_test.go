@@ -179,14 +179,7 @@ func TestTheExampleFileNamesEveryKey(t *testing.T) {
 	keyPaths(reflect.TypeOf(Config{}), "", want)
 	found, commented := map[string]bool{}, map[string]bool{}
 	nodeKeys(&doc, reflect.TypeOf(Config{}), "", false, found, commented)
-	var missing []string
-	for p := range want {
-		if !found[p] {
-			missing = append(missing, p)
-		}
-	}
-	sort.Strings(missing)
-	for _, p := range missing {
+	for _, p := range absent(want, found) {
 		t.Errorf("concierge.example.yaml does not show %s (add it with its default, commented out as \"# %s: …\" if it is off by default)",
 			p, p[strings.LastIndexAny(p, ".]")+1:])
 	}
@@ -194,16 +187,21 @@ func TestTheExampleFileNamesEveryKey(t *testing.T) {
 		t.Errorf("only %d keys found in Config: is keyPaths still reading the yaml tags?", len(want))
 	}
 	// Every key says what it is for (somewhere, if it appears more than once).
-	var bare []string
-	for p := range found {
-		if !commented[p] {
-			bare = append(bare, p)
-		}
-	}
-	sort.Strings(bare)
-	for _, p := range bare {
+	for _, p := range absent(found, commented) {
 		t.Errorf("concierge.example.yaml: %s has no comment saying what it does", p)
 	}
+}
+
+// absent lists, sorted, the keys of keys that are not set in in.
+func absent(keys, in map[string]bool) []string {
+	var out []string
+	for k := range keys {
+		if !in[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // TestTheExampleFilesCommentedKeysAreValid uncomments every "# key: …" line: the result must

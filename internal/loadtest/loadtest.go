@@ -297,7 +297,7 @@ func (r *run) progress(ctx context.Context, scr *scraper) (stop func()) {
 				return
 			case <-t.C:
 			}
-			s, err := scr.sample(ctx)
+			s, err := scr.sample(ctx) // also keeps the peak RSS, with or without a progress line
 			if r.opts.Progress == nil {
 				continue
 			}

@@ -254,11 +254,9 @@ func (v *visitor) onAck(f frame) {
 		v.acked[f.ID] = true
 		v.r.acked.Add(1)
 	}
-	if f.ConversationID != v.conv && f.ConversationID != 0 {
-		// The first message after a close starts a new conversation.
-		if f.ConversationID < v.conv {
-			v.r.errorf("ack names an older conversation")
-		}
+	// The first message after a close may start a newer conversation; never an older one.
+	if f.ConversationID != 0 && f.ConversationID < v.conv {
+		v.r.errorf("ack names an older conversation")
 	}
 	if v.wait != nil && v.wait.id == f.ID {
 		v.wait.acked = true
