@@ -89,7 +89,7 @@ func TestEndToEndFromTheWidgetToTheAgentPanel(t *testing.T) {
 		 [...document.querySelectorAll('#transcript .msg-user')].some(e => e.textContent.includes('forgot my password'))`)
 	panelPoll(t, panel, "the escalation reason", `document.querySelector('#reason') && document.querySelector('#reason').textContent === 'asked_for_human'`)
 
-	panelDo(t, panel, "claim", chromedp.Click(chromedp.CSS("#claim")))
+	panelDo(t, panel, "claim", browsertest.Click(`document.querySelector('#claim')`))
 	framePoll(t, ctx, "the customer told who joined", `[...d.querySelectorAll('.msg-system')].some(e => e.textContent.includes('Ana'))`)
 	// The view is redrawn as assigned; type only into the redrawn composer.
 	panelPoll(t, panel, "the conversation shown as assigned", `document.querySelector('#conv-status') && document.querySelector('#conv-status').textContent === 'assigned' && !!document.querySelector('#composer')`)
@@ -103,7 +103,7 @@ func TestEndToEndFromTheWidgetToTheAgentPanel(t *testing.T) {
 	panelPoll(t, panel, "the customer typing shown to the agent", `document.querySelector('#typing').textContent.length > 0`)
 
 	// Messages, both ways.
-	panelDo(t, panel, "send", chromedp.Click(chromedp.CSS("#send")))
+	panelDo(t, panel, "send", browsertest.Click(`document.querySelector('#send')`))
 	framePoll(t, ctx, "the agent's message with the agent's name",
 		`[...d.querySelectorAll('.msg-agent')].some(e => e.textContent.includes('Let me check your account') && e.textContent.includes('Ana'))`)
 	if err := chromedp.Do(ctx, browsertest.PressEnter(chatInput)); err != nil {
@@ -112,9 +112,9 @@ func TestEndToEndFromTheWidgetToTheAgentPanel(t *testing.T) {
 	panelPoll(t, panel, "the customer's reply", `[...document.querySelectorAll('#transcript .msg-user')].some(e => e.textContent.includes('still locked'))`)
 
 	// Close; the customer rates 5 in the widget; the rating shows in the panel.
-	panelDo(t, panel, "close", chromedp.Click(chromedp.CSS("#close")), chromedp.WaitVisible(chromedp.CSS("#close-dialog")),
+	panelDo(t, panel, "close", browsertest.Click(`document.querySelector('#close')`), chromedp.WaitVisible(chromedp.CSS("#close-dialog")),
 		chromedp.SetValue(chromedp.CSS("#resolution"), "resolved"),
-		chromedp.Click(chromedp.CSS("#close-dialog-ok")))
+		browsertest.Click(`document.querySelector('#close-dialog-ok')`))
 	framePoll(t, ctx, "the rating row", `d.querySelectorAll('.rating .stars .chip').length === 5`)
 	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](inChat(
 		`d.querySelectorAll('.rating .stars .chip')[4].click(), d.querySelector('.rating textarea').value = 'fast and kind', d.querySelector('.rating > .chip').click(), true`))); err != nil {

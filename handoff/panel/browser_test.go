@@ -96,7 +96,7 @@ func TestAgentHandlesAnEscalationEndToEnd(t *testing.T) {
 	do(t, tab2, "open a second tab", chromedp.Navigate(r.srv.URL+"/agent#c"+itoa(id)), chromedp.WaitVisible(chromedp.CSS("#claim")))
 
 	// Claim: the customer is told who joined; both tabs show it assigned.
-	do(t, ctx, "claim", chromedp.Click(chromedp.CSS("#claim")))
+	do(t, ctx, "claim", browsertest.Click(`document.querySelector('#claim')`))
 	r.expect("Ana joined the conversation")
 	waitJS(t, ctx, "assigned in tab 1", `document.querySelector('#conv-status').textContent === 'assigned'`)
 	waitJS(t, tab2, "assigned in tab 2", `document.querySelector('#conv-status') && document.querySelector('#conv-status').textContent === 'assigned'`)
@@ -104,13 +104,13 @@ func TestAgentHandlesAnEscalationEndToEnd(t *testing.T) {
 	// Typing both ways.
 	r.gw.Typing(context.Background(), id, concierge.Typing{Sender: concierge.SenderUser, On: true})
 	waitJS(t, ctx, "customer typing shown", `document.querySelector('#typing').textContent.length > 0`)
-	do(t, ctx, "agent types", chromedp.SendKeys(chromedp.CSS("#composer"), "Hello Eve, let me check"))
+	do(t, ctx, "agent types", browsertest.Type(`document.querySelector('#composer')`, "Hello Eve, let me check"))
 	select {
 	case <-r.customer.typing:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the customer was never shown the agent typing")
 	}
-	do(t, ctx, "send", chromedp.Click(chromedp.CSS("#send")))
+	do(t, ctx, "send", browsertest.Click(`document.querySelector('#send')`))
 	if m := r.expect("Hello Eve, let me check"); m.Sender != concierge.SenderAgent || m.SenderName != "Ana" {
 		t.Fatalf("agent message sent as %s %q", m.Sender, m.SenderName)
 	}
@@ -120,15 +120,15 @@ func TestAgentHandlesAnEscalationEndToEnd(t *testing.T) {
 	waitJS(t, tab2, "customer reply in tab 2", `[...document.querySelectorAll('#transcript .msg-user .body')].some(e => e.textContent.includes('thanks <img'))`)
 
 	// An internal note is shown to agents and never sent.
-	do(t, ctx, "note", chromedp.Click(chromedp.CSS("#note-toggle")), chromedp.SendKeys(chromedp.CSS("#composer"), "VIP? check CRM"),
-		chromedp.Click(chromedp.CSS("#send")))
+	do(t, ctx, "note", browsertest.Click(`document.querySelector('#note-toggle')`), browsertest.Type(`document.querySelector('#composer')`, "VIP? check CRM"),
+		browsertest.Click(`document.querySelector('#send')`))
 	waitJS(t, ctx, "note shown", `[...document.querySelectorAll('#transcript .msg-note')].some(e => e.textContent.includes('check CRM'))`)
-	do(t, ctx, "back to replies", chromedp.Click(chromedp.CSS("#note-toggle")))
+	do(t, ctx, "back to replies", browsertest.Click(`document.querySelector('#note-toggle')`))
 
 	// Close as resolved with tags; the customer gets the survey and rates 5.
-	do(t, ctx, "close", chromedp.Click(chromedp.CSS("#close")), chromedp.WaitVisible(chromedp.CSS("#close-dialog")),
+	do(t, ctx, "close", browsertest.Click(`document.querySelector('#close')`), chromedp.WaitVisible(chromedp.CSS("#close-dialog")),
 		chromedp.SetValue(chromedp.CSS("#resolution"), "resolved"), chromedp.SendKeys(chromedp.CSS("#tags"), "shipping, late"),
-		chromedp.Click(chromedp.CSS("#close-dialog-ok")))
+		browsertest.Click(`document.querySelector('#close-dialog-ok')`))
 	survey := r.expect("How would you rate")
 	for _, m := range []string{"VIP? check CRM"} {
 		if strings.Contains(survey.Text, m) {
@@ -190,9 +190,9 @@ func TestTwoAgentsClaimingAtOnceOneIsToldWhoWon(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#canned-body"), "Thanks for your patience!"),
 		chromedp.Click(chromedp.CSS("#canned-dialog-ok")))
 	waitJS(t, ctx, "dialog closed", `!document.querySelector('#canned-dialog')`)
-	do(t, ctx, "type a shortcut", chromedp.SendKeys(chromedp.CSS("#composer"), "/tha"))
+	do(t, ctx, "type a shortcut", browsertest.Type(`document.querySelector('#composer')`, "/tha"))
 	waitJS(t, ctx, "canned suggestion", `!!document.querySelector('#canned-list button[data-shortcut="thanks"]')`)
-	do(t, ctx, "pick it", chromedp.Click(chromedp.CSS(`#canned-list button[data-shortcut="thanks"]`)))
+	do(t, ctx, "pick it", browsertest.Click(`document.querySelector('#canned-list button[data-shortcut="thanks"]')`))
 	waitJS(t, ctx, "canned text inserted", `document.querySelector('#composer').value === 'Thanks for your patience!'`)
 }
 

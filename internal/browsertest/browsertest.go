@@ -171,6 +171,14 @@ func Type(el, text string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](js)
 }
 
+// Click waits until the element a JavaScript expression returns exists and is enabled,
+// then clicks it, in one step inside the page. chromedp.Click resolves a node first and
+// clicks it in later round trips; a page that redraws on server events (the agent panel)
+// can replace the node in between, and the click fails with "Could not find node".
+func Click(el string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](`(el => !!el && !el.disabled && (el.click(), true))(` + el + `)`)
+}
+
 // PressEnter sends the element a keydown of Enter, as a page that submits on Enter sees it.
 func PressEnter(el string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](`(el => el.dispatchEvent(new KeyboardEvent('keydown',
