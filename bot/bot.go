@@ -258,13 +258,18 @@ func (b *Bot) newTurn(ctx context.Context, idx *index, t channels.Turn) *turn {
 		tr.fresh["email"] = t.Contact.Email
 		tr.known["email"] = t.Contact.Email
 	}
-	// A detail written anywhere in the conversation is never asked for.
+	// A detail written anywhere in the conversation is never asked for. What the bot
+	// read before is on the conversation already; only messages it never saw (sent
+	// while people had the conversation, edits) are read again.
 	for _, m := range t.History {
-		if m.Sender == concierge.SenderUser && m.ID != t.Message.ID {
+		if m.Sender == concierge.SenderUser && m.ID != t.Message.ID && m.Seq > tr.st.Seen {
 			tr.learn(b.details.Extract(m.Text))
 		}
 	}
 	tr.learn(b.details.Extract(tr.text))
+	if t.Message.Seq > tr.st.Seen {
+		tr.st.Seen = t.Message.Seq
+	}
 	return tr
 }
 

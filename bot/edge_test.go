@@ -70,3 +70,29 @@ func TestUnknownStateIsDropped(t *testing.T) {
 		t.Fatalf("state written with version %d", st.V)
 	}
 }
+
+// Details in messages the bot answered are on the conversation already and are not read
+// again each turn; a message it never saw (written while people had the conversation)
+// is still read.
+func TestDetailsAreReadOnceFromTheHistory(t *testing.T) {
+	b, _ := newDialogueBot(t)
+	seen := concierge.Message{ID: 1, Seq: 1, Sender: concierge.SenderUser, Text: "my email is old@example.com"}
+	unseen := concierge.Message{ID: 3, Seq: 3, Sender: concierge.SenderUser, Text: "order #48213"}
+	now := concierge.Message{ID: 5, Seq: 5, Sender: concierge.SenderUser, Text: "thanks"}
+	st := state{Seen: 2}
+	tr := channels.Turn{Conversation: concierge.Conversation{ID: 1, Status: concierge.StatusBot, BotState: st.encode()},
+		Message: now, History: []concierge.Message{seen, unseen, now}}
+	r, err := b.Respond(context.Background(), tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Details["order_number"] != "48213" {
+		t.Fatalf("details %v: the unseen message's order number was not learnt", r.Details)
+	}
+	if _, ok := r.Details["email"]; ok {
+		t.Fatalf("details %v: a message the bot had already read was extracted again", r.Details)
+	}
+	if got := loadState(r.BotState).Seen; got != 5 {
+		t.Fatalf("state.Seen = %d, want 5", got)
+	}
+}

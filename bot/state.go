@@ -44,6 +44,9 @@ type state struct {
 	Clarified int `json:"clarified,omitempty"`
 	// Negative counts consecutive messages with negative sentiment.
 	Negative int `json:"negative,omitempty"`
+	// Seen is the sequence number of the last message the bot answered: details in
+	// messages up to it are already on the conversation and are not extracted again.
+	Seen int64 `json:"seen,omitempty"`
 }
 
 type choice struct {

@@ -70,7 +70,9 @@ type Turn struct {
 	Conversation concierge.Conversation
 	Contact      concierge.Contact
 	Message      concierge.Message
-	// History is the recent transcript, oldest first, ending with Message.
+	// History is the customer's recent messages, oldest first, ending with Message. The
+	// bot's own turns are not in it: what a responder needs from them it keeps in
+	// Conversation.BotState.
 	History []concierge.Message
 }
 
@@ -101,7 +103,7 @@ type Store interface {
 	Conversation(ctx context.Context, id int64) (concierge.Conversation, error)
 	Contact(ctx context.Context, id int64) (concierge.Contact, error)
 	Messages(ctx context.Context, convID, afterSeq int64, limit int, withInternal bool) ([]concierge.Message, error)
-	RecentMessages(ctx context.Context, convID int64, n int) ([]concierge.Message, error)
+	CustomerHistory(ctx context.Context, convID, seq int64, n int) ([]concierge.Message, error)
 	UserMessages(ctx context.Context, convID, afterSeq int64, limit int) ([]concierge.Message, error)
 	PendingOutbox(ctx context.Context, limit int) ([]store.OutboxItem, error)
 	OutboxSent(ctx context.Context, messageID int64, externalID string) error
@@ -123,7 +125,7 @@ type Options struct {
 	// TypingDelay: when the bot takes longer than this, the customer is shown a typing
 	// indicator (default 300ms; negative shows it at once).
 	TypingDelay time.Duration
-	// HistoryTurns is how many recent messages the bot sees (default 20).
+	// HistoryTurns is how many of the customer's recent messages the bot sees (default 10).
 	HistoryTurns int
 	// MaxAttempts before a delivery is given up (default 12, about 40 minutes of backoff).
 	MaxAttempts int
@@ -161,7 +163,7 @@ func New(st Store, pub Publisher, m *metrics.Metrics, log zerolog.Logger, opts O
 		opts.TypingDelay = 300 * time.Millisecond
 	}
 	if opts.HistoryTurns <= 0 {
-		opts.HistoryTurns = 20
+		opts.HistoryTurns = 10
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 12
@@ -446,13 +448,10 @@ func (g *Gateway) botTurn(ctx context.Context, responder Responder, conv concier
 	if err != nil {
 		return conv, false, err
 	}
-	history, err := g.store.RecentMessages(ctx, conv.ID, g.opts.HistoryTurns)
+	// The history ends at the message being answered, even if more arrived since.
+	history, err := g.store.CustomerHistory(ctx, conv.ID, m.Seq, g.opts.HistoryTurns)
 	if err != nil {
 		return conv, false, err
-	}
-	// Keep the history ending at the message being answered, even if more arrived since.
-	for len(history) > 0 && history[len(history)-1].Seq > m.Seq {
-		history = history[:len(history)-1]
 	}
 	stopTyping := g.typingWhile(ctx, conv, contact)
 	reply, err := responder.Respond(ctx, Turn{Conversation: conv, Contact: contact, Message: m, History: history})

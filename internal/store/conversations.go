@@ -444,6 +444,20 @@ func (s *Store) RecentMessages(ctx context.Context, convID int64, n int) ([]conc
 	return collectMessages(rows, convID)
 }
 
+// CustomerHistory returns the customer's last n messages up to and including seq,
+// oldest first: what the bot looks back at (repeats, details given earlier). Bot and
+// agent messages are left out; their rendered text is most of a transcript's bytes and
+// the bot keeps its own memory.
+func (s *Store) CustomerHistory(ctx context.Context, convID, seq int64, n int) ([]concierge.Message, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT * FROM (SELECT `+messageCols+` FROM messages
+		WHERE conversation_id = ? AND seq <= ? AND sender = 'user' AND internal = 0 ORDER BY seq DESC LIMIT ?) AS recent ORDER BY seq`,
+		convID, seq, n)
+	if err != nil {
+		return nil, fmt.Errorf("store: customer history of %d: %w", convID, err)
+	}
+	return collectMessages(rows, convID)
+}
+
 // Message returns one message by id.
 func (s *Store) Message(ctx context.Context, id int64) (concierge.Message, error) {
 	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE id = ?`, id))

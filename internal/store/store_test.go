@@ -283,3 +283,33 @@ func TestBackupIsACompleteDatabase(t *testing.T) {
 		t.Fatalf("backup holds %+v", msgs)
 	}
 }
+
+// The bot's look back: the customer's own messages only, the newest n up to the one
+// being answered, oldest first.
+func TestCustomerHistoryIsTheCustomersLastMessagesUpToSeq(t *testing.T) {
+	s := openTest(t, "")
+	ctx := context.Background()
+	var convID int64
+	for i := 1; i <= 4; i++ {
+		rec, err := s.Receive(ctx, concierge.Inbound{Channel: "web", ContactID: "v", Text: fmt.Sprintf("question %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		convID = rec.Conversation.ID
+		if _, err := s.Append(ctx, convID, concierge.Outgoing{Sender: concierge.SenderBot, Text: "an answer"}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Seqs: 1 q1, 2 bot, 3 q2, 4 bot, 5 q3, 6 bot, 7 q4, 8 bot.
+	got, err := s.CustomerHistory(ctx, convID, 5, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range got {
+		texts = append(texts, m.Text)
+	}
+	if fmt.Sprint(texts) != "[question 2 question 3]" {
+		t.Fatalf("history up to seq 5, last 2: %v", texts)
+	}
+}
