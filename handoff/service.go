@@ -110,6 +110,10 @@ type Service struct {
 
 	cacheMu sync.Mutex
 	queued  []QueueItem // all queued conversations in queue order; nil when stale
+	// moved holds the teams somebody left the queue of (or whose position notices are
+	// still due): only there can a waiting customer's place have improved, so only there
+	// does noticePositions read the queue. A queue that only grows costs nothing.
+	moved map[string]bool
 }
 
 // New builds the service from the handoff configuration (already validated).
@@ -121,7 +125,8 @@ func New(st Store, gw Gateway, pub Publisher, cfg config.Handoff, opts Options, 
 		opts.SweepEvery = 5 * time.Second
 	}
 	s := &Service{store: st, gw: gw, pub: pub, cfg: cfg, teams: map[string]*Team{}, now: opts.Now, every: opts.SweepEvery, met: opts.Metrics,
-		log: log.With().Str("component", "handoff").Logger(), presence: newPresence(opts.Now()), lastPick: map[int64]time.Time{}}
+		log: log.With().Str("component", "handoff").Logger(), presence: newPresence(opts.Now()), lastPick: map[int64]time.Time{},
+		moved: map[string]bool{}}
 	for _, t := range cfg.TeamList() {
 		h, err := NewHours(t.Hours)
 		if err != nil {
@@ -129,6 +134,7 @@ func New(st Store, gw Gateway, pub Publisher, cfg config.Handoff, opts Options, 
 		}
 		s.teams[t.Name] = &Team{Name: t.Name, Title: t.Title, Pooled: t.Assignment == "pooled", Hours: h}
 		s.order = append(s.order, t.Name)
+		s.moved[t.Name] = true // notices left due before a restart
 	}
 	if s.teams[cfg.DefaultTeam] == nil {
 		return nil, fmt.Errorf("handoff: default team %q is not configured", cfg.DefaultTeam)
@@ -281,8 +287,26 @@ func (s *Service) changed(conv concierge.Conversation, teams ...string) {
 			continue
 		}
 		seen[t] = true
+		if conv.Status != concierge.StatusQueued || conv.Team != t {
+			s.markMoved(t)
+		}
 		s.publishQueue(t, conv.ID, nil)
 	}
+}
+
+func (s *Service) markMoved(team string) {
+	s.cacheMu.Lock()
+	s.moved[team] = true
+	s.cacheMu.Unlock()
+}
+
+// takeMoved reports whether positions in team may have improved, and forgets it.
+func (s *Service) takeMoved(team string) bool {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	m := s.moved[team]
+	delete(s.moved, team)
+	return m
 }
 
 // ticketChanged publishes a ticket's new summary (unread count, breach, email, rating).
@@ -433,27 +457,34 @@ func (s *Service) eta(ctx context.Context, team string, n int) time.Duration {
 
 // noticePositions tells a team's waiting customers whose position improved since their
 // last notice where they stand now, at most once per configured interval. (A new
-// arrival is told by noticeFirst.)
+// arrival is told by noticeFirst.) It reads the queue only when somebody left it.
 func (s *Service) noticePositions(ctx context.Context, team string) {
-	if s.cfg.PositionUpdates == 0 {
+	if s.cfg.PositionUpdates == 0 || !s.takeMoved(team) {
 		return
 	}
 	all, err := s.queue(ctx)
 	if err != nil {
 		s.log.Error().Err(err).Msg("cannot read the queue to update positions")
+		s.markMoved(team)
 		return
 	}
 	now := s.now()
-	sent := false
+	sent, later := false, false
 	defer func() {
 		if sent {
 			s.invalidate() // the notice fields changed
 		}
+		if later {
+			s.markMoved(team) // try again at the next sweep
+		}
 	}()
 	for _, it := range all {
 		t := it.Ticket
-		if it.Conversation.Team != team || t.Offline || t.NoticePosition == 0 || it.Position >= t.NoticePosition ||
-			now.Sub(t.NoticeAt) < s.cfg.PositionUpdates {
+		if it.Conversation.Team != team || t.Offline || t.NoticePosition == 0 || it.Position >= t.NoticePosition {
+			continue
+		}
+		if now.Sub(t.NoticeAt) < s.cfg.PositionUpdates {
+			later = true
 			continue
 		}
 		p := phrasesFor(it.Conversation.Language)

@@ -649,3 +649,56 @@ func TestAnEscalationLeftPendingByACrashIsEnqueuedAtStart(t *testing.T) {
 	}
 	h.expect("c", "number 1")
 }
+
+// Somebody leaving the queue moves the others up; each is told at most once per
+// interval, so an update held back is sent by a later sweep. Arrivals behind them move
+// nobody up and send nothing.
+func TestPositionUpdatesFollowDeparturesAtMostOncePerInterval(t *testing.T) {
+	h := newHarness(t, past(), func(c *config.Handoff) {
+		c.Teams = []config.Team{{Name: "general", Assignment: "pooled"}}
+		c.PositionUpdates = time.Minute
+	})
+	ana := h.agent("Ana", []string{"general"})
+	h.svc.Connected(h.ctx, ana) // online all along: nothing is re-queued
+	var ids []int64
+	for _, who := range []string{"a", "b", "c"} {
+		id := h.say(who, "human")
+		h.waitStatus(id, concierge.StatusQueued)
+		ids = append(ids, id)
+	}
+	updates := func(id int64) []string {
+		msgs, err := h.st.Messages(h.ctx, id, 0, 100, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range msgs {
+			if m.Sender == concierge.SenderSystem && strings.HasPrefix(m.Text, "Update:") {
+				out = append(out, m.Text)
+			}
+		}
+		return out
+	}
+	if _, err := h.svc.Claim(h.ctx, ana, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	h.svc.Sweep(h.ctx)
+	if u := updates(ids[1]); len(u) != 0 {
+		t.Fatalf("b was told %q within a minute of being told their place", u)
+	}
+	h.clock.Add(2 * time.Minute)
+	h.svc.Sweep(h.ctx)
+	if u := updates(ids[1]); len(u) != 1 || !strings.Contains(u[0], "number 1") {
+		t.Fatalf("b after the held-back update: %q, want one update to number 1", u)
+	}
+	if u := updates(ids[2]); len(u) != 1 || !strings.Contains(u[0], "number 2") {
+		t.Fatalf("c after the held-back update: %q, want one update to number 2", u)
+	}
+	d := h.say("d", "human")
+	h.waitStatus(d, concierge.StatusQueued)
+	h.clock.Add(2 * time.Minute)
+	h.svc.Sweep(h.ctx)
+	if u := updates(ids[1]); len(u) != 1 {
+		t.Fatalf("b was told %q after a customer queued behind them", u)
+	}
+}
