@@ -82,7 +82,9 @@ type item struct {
 	conv  int64
 	after int64
 	tail  bool
-	code  int
+	// told is the conversation's status the client already has (itemFollow).
+	told concierge.Status
+	code int
 }
 
 // serveWS upgrades a widget connection and returns at once: the reader goroutine carries
@@ -266,7 +268,7 @@ func (c *conn) resume(ctx context.Context, contact concierge.Contact, latest con
 			c.push(item{kind: itemFollow, conv: old.ID, after: seq, tail: true})
 		}
 	}
-	c.push(item{kind: itemFollow, conv: latest.ID, after: after})
+	c.push(item{kind: itemFollow, conv: latest.ID, after: after, told: latest.Status})
 }
 
 func (c *conn) listenVisitor() {
@@ -455,7 +457,7 @@ func (c *conn) handle(it item) error {
 			_, err := c.catchUp(it.conv, it.after)
 			return err
 		}
-		return c.follow(it.conv, it.after)
+		return c.follow(it.conv, it.after, it.told)
 	case itemEvent:
 		return c.event(&it.ev)
 	}
@@ -464,7 +466,10 @@ func (c *conn) handle(it item) error {
 
 // follow moves the cursor to a conversation: listen to its topic first, then catch up
 // from the store, so nothing stored in between is missed (duplicates are skipped by seq).
-func (c *conn) follow(conv, after int64) error {
+// The status is caught up the same way: a change published before the listening began
+// (the bot closing or escalating a conversation at its first message, while this window
+// was still switching to it) reached nobody, so the stored status is compared with told.
+func (c *conn) follow(conv, after int64, told concierge.Status) error {
 	cancel := c.ch.bus.Listen(concierge.ConversationTopic(conv), c.onEvent)
 	c.mu.Lock()
 	old := c.unConv
@@ -482,7 +487,18 @@ func (c *conn) follow(conv, after int64) error {
 	c.current.Store(conv)
 	sent, err := c.catchUp(conv, after)
 	c.sent = sent
-	return err
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.ch.base, 10*time.Second)
+	defer cancel()
+	now, err := c.ch.store.Conversation(ctx, conv)
+	if err != nil || now.Status == told {
+		return err
+	}
+	// A later change may also arrive as an event and be told twice; a status frame is a
+	// state, so the client takes it as often as it comes.
+	return c.writeJSON(statusFrame{Type: frameStatus, ConversationID: conv, Status: now.Status})
 }
 
 // catchUp writes the messages of conv after seq from the store and returns the last
@@ -539,7 +555,7 @@ func (c *conn) event(ev *concierge.Event) error {
 		}
 		if ev.ConversationID > c.conv {
 			// The visitor started a new conversation (here or in another window).
-			return c.follow(ev.ConversationID, 0)
+			return c.follow(ev.ConversationID, 0, ev.Conversation.Status)
 		}
 		return nil
 	}

@@ -545,3 +545,33 @@ func TestTokensAreCheckedNotTrusted(t *testing.T) {
 		t.Fatalf("welcome %+v: a made-up token must be replaced by an issued one", w)
 	}
 }
+
+// A conversation can change status before the window follows it: the bot closes it (or
+// hands it to a person) while the window is still switching to the new conversation.
+// The window catches up on the messages from the store, and must learn the status the
+// same way; before this was so, a customer whose first message was escalated at once
+// could miss the "queued" status (the load tool found it).
+func TestANewConversationsStatusIsNeverMissed(t *testing.T) {
+	s := newTestServer(t, func(o *Options) { o.RatePerVisitor, o.RatePerIP = 100000, 100000 })
+	c, _ := s.connect(t, nil)
+	for i := range 40 {
+		c.say(fmt.Sprintf("b%d", i), "bye")
+		got := c.until(func(f frame) bool { return f.Type == "message" && f.Text == "goodbye" })
+		// The server answers frames in order: once the pong is in, nothing owed is missing.
+		c.send(map[string]any{"type": "ping"})
+		got = append(got, c.until(func(f frame) bool { return f.Type == "pong" })...)
+		var conv int64
+		for _, f := range got {
+			if f.Type == "ack" {
+				conv = f.ConversationID // it may come after the conversation's frames
+			}
+		}
+		closed := false
+		for _, f := range got {
+			closed = closed || f.Type == "status" && f.Status == "closed" && f.ConversationID == conv
+		}
+		if !closed {
+			t.Fatalf("round %d: conversation %d was closed by its first message, and the window was never told", i, conv)
+		}
+	}
+}
