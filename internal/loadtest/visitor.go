@@ -51,6 +51,7 @@ type visitor struct {
 	lastSeq int64
 	nextID  int
 	wait    *inflight
+	last    *inflight // the question answered last
 	acked   map[string]bool
 	closing bool
 	pooled  bool // in run.free (at most once)
@@ -223,6 +224,12 @@ func (v *visitor) readConn(conn *websocket.Conn) error {
 					v.wait = nil
 				}
 				v.r.handedOff.Add(1)
+				if l := v.last; l != nil && l.echoed && !v.acked[l.id] {
+					// Answered, and its ack still on the way when the bot's escalation made
+					// us leave: the echo proved it stored, and we close before the ack can come.
+					v.acked[l.id] = true
+					v.r.acked.Add(1)
+				}
 				v.token, v.conv, v.lastSeq = "", 0, 0
 				v.mu.Unlock()
 				return errRecycle
@@ -296,7 +303,7 @@ func (v *visitor) onMessage(f frame, now time.Time) {
 	if !w.echoed {
 		return // the rest of an earlier reply
 	}
-	v.wait = nil
+	v.wait, v.last = nil, w
 	v.r.replied.Add(1)
 	v.r.observe(now.Sub(w.at))
 	v.release()
