@@ -259,8 +259,8 @@ func (b *Bot) newTurn(ctx context.Context, idx *index, t channels.Turn) *turn {
 		tr.known["email"] = t.Contact.Email
 	}
 	// A detail written anywhere in the conversation is never asked for. What the bot
-	// read before is on the conversation already; only messages it never saw (sent
-	// while people had the conversation, edits) are read again.
+	// read before is on the conversation already; only messages it never answered
+	// (edits, what was stored before a bot was configured) are read here.
 	for _, m := range t.History {
 		if m.Sender == concierge.SenderUser && m.ID != t.Message.ID && m.Seq > tr.st.Seen {
 			tr.learn(b.details.Extract(m.Text))
