@@ -72,8 +72,7 @@ func TestUnknownStateIsDropped(t *testing.T) {
 }
 
 // Details in messages the bot answered are on the conversation already and are not read
-// again each turn; a message it never saw (written while people had the conversation)
-// is still read.
+// again each turn; a message it never answered (an edit, say) is still read.
 func TestDetailsAreReadOnceFromTheHistory(t *testing.T) {
 	b, _ := newDialogueBot(t)
 	seen := concierge.Message{ID: 1, Seq: 1, Sender: concierge.SenderUser, Text: "my email is old@example.com"}
