@@ -661,9 +661,17 @@ func TestPositionUpdatesFollowDeparturesAtMostOncePerInterval(t *testing.T) {
 	ana := h.agent("Ana", []string{"general"})
 	h.svc.Connected(h.ctx, ana) // online all along: nothing is re-queued
 	var ids []int64
-	for _, who := range []string{"a", "b", "c"} {
+	for i, who := range []string{"a", "b", "c"} {
 		id := h.say(who, "human")
-		h.waitStatus(id, concierge.StatusQueued)
+		h.expect(who, fmt.Sprintf("number %d.", i+1))
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if tk, err := h.st.Ticket(h.ctx, id); err == nil && tk.NoticePosition == i+1 {
+				break // the notice is recorded: later changes are updates
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s's place was never recorded", who)
+			}
+		}
 		ids = append(ids, id)
 	}
 	updates := func(id int64) []string {
@@ -700,5 +708,56 @@ func TestPositionUpdatesFollowDeparturesAtMostOncePerInterval(t *testing.T) {
 	h.svc.Sweep(h.ctx)
 	if u := updates(ids[1]); len(u) != 1 {
 		t.Fatalf("b was told %q after a customer queued behind them", u)
+	}
+}
+
+// The counted position (the tickets_waiting index) agrees with the listed queue for
+// every waiting customer: two teams, customers queued at the same instant (a tie broken
+// by priority, then id), tiers, and tickets that left the queue (assigned, closed).
+func TestCountedQueuePositionsMatchTheListedQueue(t *testing.T) {
+	h := newHarness(t, past(), func(c *config.Handoff) {
+		c.Teams = []config.Team{{Name: "general", Assignment: "pooled"}, {Name: "billing", Assignment: "pooled"}}
+	})
+	ana := h.agent("Ana", []string{"general", "billing"}, "agent", "admin")
+	h.svc.Connected(h.ctx, ana)
+	var ids []int64
+	for i := range 12 {
+		text := "human"
+		if i%3 == 0 {
+			text = "human team:billing"
+		}
+		var attrs map[string]string
+		if i%4 == 1 {
+			attrs = map[string]string{"tier": "vip"}
+		}
+		id := h.sayAs(fmt.Sprintf("c%d", i), text, attrs)
+		h.waitStatus(id, concierge.StatusQueued)
+		ids = append(ids, id)
+		if i%5 == 4 {
+			h.clock.Add(time.Minute)
+		}
+	}
+	if _, err := h.svc.Claim(h.ctx, ana, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Close(h.ctx, ana, ids[7], handoff.Spam, nil); err != nil {
+		t.Fatal(err)
+	}
+	items, err := h.svc.Queue(h.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 10 {
+		t.Fatalf("%d queued, want 10", len(items))
+	}
+	for _, it := range items {
+		if pos, err := h.st.QueuePosition(h.ctx, it.Conversation.ID); err != nil || pos != it.Position {
+			t.Errorf("QueuePosition(%d) in %s = %d, %v; the queue lists it at %d", it.Conversation.ID, it.Conversation.Team, pos, err, it.Position)
+		}
+	}
+	for _, id := range []int64{ids[2], ids[7]} {
+		if _, err := h.st.QueuePosition(h.ctx, id); !errors.Is(err, concierge.ErrInvalid) {
+			t.Errorf("QueuePosition(%d) of a conversation no longer queued: %v, want ErrInvalid", id, err)
+		}
 	}
 }

@@ -431,35 +431,39 @@ func (s *Store) Queued(ctx context.Context) ([]handoff.QueueItem, error) {
 }
 
 // QueuePosition is a queued conversation's place in its team's queue (1: next), in the
-// order Queued lists them. It counts instead of listing, so telling a newly queued
-// customer their place costs one indexed count however long the queue is.
+// order Queued lists them. It counts in the tickets_waiting index instead of listing, so
+// telling a newly queued customer their place stays cheap however long the queue is
+// (escalations keep coming exactly when nobody works the queue).
 func (s *Store) QueuePosition(ctx context.Context, convID int64) (int, error) {
-	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(c.id) + 1
-		FROM conversations me JOIN tickets mt ON mt.conversation_id = me.id
-		LEFT JOIN conversations c ON c.status = 'queued' AND c.team = me.team AND c.id <> me.id
-		LEFT JOIN tickets t ON t.conversation_id = c.id
-		WHERE me.id = ? AND me.status = 'queued' AND
-			(c.id IS NULL OR (t.first_response_due, -c.priority, t.queued_at, c.id) < (mt.first_response_due, -me.priority, mt.queued_at, me.id))`,
-		convID).Scan(&n)
+	var status string
+	var team sql.NullString
+	var due, queuedAt sql.NullInt64
+	var priority int64
+	err := s.r.QueryRowContext(ctx, `SELECT c.status, c.priority, t.team, t.first_response_due, t.queued_at
+		FROM conversations c LEFT JOIN tickets t ON t.conversation_id = c.id WHERE c.id = ?`, convID).
+		Scan(&status, &priority, &team, &due, &queuedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = concierge.ErrNotFound
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: queue position of %d: %w", convID, err)
 	}
-	if n == 1 {
-		// One row counted nothing: either first in line, or not queued at all.
-		var status string
-		err := s.r.QueryRowContext(ctx, `SELECT status FROM conversations WHERE id = ?`, convID).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = concierge.ErrNotFound
-		}
-		if err != nil {
-			return 0, fmt.Errorf("store: queue position of %d: %w", convID, err)
-		}
-		if status != string(concierge.StatusQueued) {
-			return 0, fmt.Errorf("store: queue position of %d: %w", convID, concierge.Invalidf("not queued (%s)", status))
-		}
+	if status != string(concierge.StatusQueued) || !team.Valid {
+		return 0, fmt.Errorf("store: queue position of %d: %w", convID, concierge.Invalidf("not queued (%s)", status))
 	}
-	return n, nil
+	// Ahead: every waiting ticket of the team due earlier, and among those due at the same
+	// millisecond the higher priority, then the earlier queued, then the lower id.
+	var ahead int
+	err = s.r.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM tickets WHERE assigned_at IS NULL AND closed_at IS NULL AND team = ? AND first_response_due < ?) +
+		(SELECT COUNT(*) FROM tickets t JOIN conversations c ON c.id = t.conversation_id
+			WHERE t.assigned_at IS NULL AND t.closed_at IS NULL AND t.team = ? AND t.first_response_due = ? AND c.id <> ?
+			AND (-c.priority, t.queued_at, c.id) < (?, ?, ?))`,
+		team.String, due.Int64, team.String, due.Int64, convID, -priority, queuedAt.Int64, convID).Scan(&ahead)
+	if err != nil {
+		return 0, fmt.Errorf("store: queue position of %d: %w", convID, err)
+	}
+	return ahead + 1, nil
 }
 
 // Assigned lists assigned conversations, of one agent (or all when agentID is 0).
