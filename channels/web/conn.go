@@ -492,13 +492,13 @@ func (c *conn) follow(conv, after int64, told concierge.Status) error {
 	}
 	ctx, cancel := context.WithTimeout(c.ch.base, 10*time.Second)
 	defer cancel()
-	now, err := c.ch.store.Conversation(ctx, conv)
-	if err != nil || now.Status == told {
+	stored, err := c.ch.store.Conversation(ctx, conv)
+	if err != nil || stored.Status == told {
 		return err
 	}
 	// A later change may also arrive as an event and be told twice; a status frame is a
 	// state, so the client takes it as often as it comes.
-	return c.writeJSON(statusFrame{Type: frameStatus, ConversationID: conv, Status: now.Status})
+	return c.writeJSON(statusFrame{Type: frameStatus, ConversationID: conv, Status: stored.Status})
 }
 
 // catchUp writes the messages of conv after seq from the store and returns the last
