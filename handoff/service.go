@@ -432,9 +432,10 @@ func (s *Service) position(ctx context.Context, convID int64) (int, QueueItem, e
 	return 0, QueueItem{}, nil
 }
 
-// eta estimates the wait of position n in team: n × recent handle time ÷ the chats online
-// agents can hold. Zero when nobody is online (no estimate is better than a wrong one).
-func (s *Service) eta(ctx context.Context, team string, n int) time.Duration {
+// perPlace estimates how long each place in team's queue waits: recent handle time ÷ the
+// chats online agents can hold (position n waits n times that). Zero when nobody is
+// online (no estimate is better than a wrong one).
+func (s *Service) perPlace(ctx context.Context, team string) time.Duration {
 	agents, err := s.members(ctx, team)
 	if err != nil {
 		return 0
@@ -452,7 +453,7 @@ func (s *Service) eta(ctx context.Context, team string, n int) time.Duration {
 	if err != nil || handle <= 0 {
 		handle = 5 * time.Minute
 	}
-	return time.Duration(n) * handle / time.Duration(capacity)
+	return handle / time.Duration(capacity)
 }
 
 // noticePositions tells a team's waiting customers whose position improved since their
@@ -470,6 +471,7 @@ func (s *Service) noticePositions(ctx context.Context, team string) {
 	}
 	now := s.now()
 	sent, later := false, false
+	per := time.Duration(-1) // read once, when the first update goes out
 	defer func() {
 		if sent {
 			s.invalidate() // the notice fields changed
@@ -489,8 +491,11 @@ func (s *Service) noticePositions(ctx context.Context, team string) {
 		}
 		p := phrasesFor(it.Conversation.Language)
 		text := fmt.Sprintf(p.positionNoETA, it.Position)
-		if eta := s.eta(ctx, team, it.Position); eta > 0 {
-			text = fmt.Sprintf(p.position, it.Position, p.eta(eta))
+		if per < 0 {
+			per = s.perPlace(ctx, team)
+		}
+		if per > 0 {
+			text = fmt.Sprintf(p.position, it.Position, p.eta(time.Duration(it.Position)*per))
 		}
 		s.system(ctx, it.Conversation.ID, text)
 		sent = true
@@ -519,8 +524,8 @@ func (s *Service) noticeFirst(ctx context.Context, convID int64) {
 	}
 	p := phrasesFor(it.Conversation.Language)
 	text := fmt.Sprintf(p.queuedNoETA, pos)
-	if eta := s.eta(ctx, it.Conversation.Team, pos); eta > 0 {
-		text = fmt.Sprintf(p.queued, pos, p.eta(eta))
+	if per := s.perPlace(ctx, it.Conversation.Team); per > 0 {
+		text = fmt.Sprintf(p.queued, pos, p.eta(time.Duration(pos)*per))
 	}
 	s.system(ctx, convID, text)
 	if err := s.store.SetNotice(ctx, convID, pos, s.now()); err != nil {
