@@ -70,9 +70,9 @@ type Turn struct {
 	Conversation concierge.Conversation
 	Contact      concierge.Contact
 	Message      concierge.Message
-	// History is the customer's recent messages, oldest first, ending with Message. The
-	// bot's own turns are not in it: what a responder needs from them it keeps in
-	// Conversation.BotState.
+	// History is the customer's recent messages, oldest first, ending with Message: their
+	// ID, Seq, Sender and Text (store.CustomerHistory). The bot's own turns are not in it:
+	// what a responder needs from them it keeps in Conversation.BotState.
 	History []concierge.Message
 }
 

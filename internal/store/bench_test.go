@@ -67,3 +67,45 @@ func BenchmarkQueuePosition(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTurnReads is what routing and the bot read of a conversation on every turn
+// (its unrouted customer messages, then the customer's last ten), each right after
+// another conversation's message was committed, as under load: in WAL mode a read
+// connection starts over with an empty page cache whenever another committed. 2,000
+// conversations of twenty messages each, stored interleaved as a busy server stores them.
+func BenchmarkTurnReads(b *testing.B) {
+	s := openTest(b, "")
+	ctx := context.Background()
+	const convs = 2000
+	ids := make([]int64, convs)
+	for round := range 10 {
+		for c := range convs {
+			rec, err := s.Receive(ctx, concierge.Inbound{Channel: "web", ContactID: fmt.Sprintf("v%d", c),
+				Text: fmt.Sprintf("question %d about my order 12345, it has not arrived", round)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids[c] = rec.Conversation.ID
+			if _, err := s.Append(ctx, ids[c], concierge.Outgoing{Sender: concierge.SenderBot,
+				Text: "Orders usually arrive within five working days. Track yours under Orders.",
+				HTML: "<p>Orders usually arrive within five working days. Track yours under <a href=\"/orders\">Orders</a>.</p>"}, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		if _, err := s.Receive(ctx, concierge.Inbound{Channel: "web", ContactID: fmt.Sprintf("v%d", (i*7919)%convs), Text: "and now?"}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		id := ids[(i*104729)%convs]
+		if ms, err := s.UserMessages(ctx, id, 16, 16); err != nil || len(ms) == 0 {
+			b.Fatalf("unrouted: %d, %v", len(ms), err)
+		}
+		if ms, err := s.CustomerHistory(ctx, id, 19, 10); err != nil || len(ms) != 10 {
+			b.Fatalf("history: %d, %v", len(ms), err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/conciergehq/concierge"
@@ -426,8 +427,7 @@ func (s *Store) Messages(ctx context.Context, convID, afterSeq int64, limit int,
 
 // UserMessages returns up to limit customer messages after afterSeq, oldest first.
 func (s *Store) UserMessages(ctx context.Context, convID, afterSeq int64, limit int) ([]concierge.Message, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE conversation_id = ? AND seq > ? AND sender = 'user' ORDER BY seq LIMIT ?`, convID, afterSeq, limit)
+	rows, err := s.r.QueryContext(ctx, userMessagesSQL, convID, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: user messages of %d: %w", convID, err)
 	}
@@ -444,18 +444,42 @@ func (s *Store) RecentMessages(ctx context.Context, convID int64, n int) ([]conc
 	return collectMessages(rows, convID)
 }
 
+// The two reads of customer messages on every bot turn, both served by the
+// messages_customer index (migration 0700). internal = 0 holds for every customer
+// message; it is spelled out so that SQLite may use that partial index. INDEXED BY
+// because without statistics SQLite takes the (conversation_id, seq) key instead, which
+// reads every row in between.
+const (
+	userMessagesSQL = `SELECT ` + messageCols + ` FROM messages INDEXED BY messages_customer
+		WHERE conversation_id = ? AND seq > ? AND sender = 'user' AND internal = 0 ORDER BY seq LIMIT ?`
+	customerHistorySQL = `SELECT id, seq, text FROM messages INDEXED BY messages_customer
+		WHERE conversation_id = ? AND seq <= ? AND sender = 'user' AND internal = 0 ORDER BY seq DESC LIMIT ?`
+)
+
 // CustomerHistory returns the customer's last n messages up to and including seq,
 // oldest first: what the bot looks back at (repeats, details given earlier). Bot and
 // agent messages are left out; their rendered text is most of a transcript's bytes and
-// the bot keeps its own memory.
+// the bot keeps its own memory. Only ID, ConversationID, Seq, Sender and Text are set:
+// those are read from the messages_customer index alone, without the table's rows.
 func (s *Store) CustomerHistory(ctx context.Context, convID, seq int64, n int) ([]concierge.Message, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT * FROM (SELECT `+messageCols+` FROM messages
-		WHERE conversation_id = ? AND seq <= ? AND sender = 'user' AND internal = 0 ORDER BY seq DESC LIMIT ?) AS recent ORDER BY seq`,
-		convID, seq, n)
+	rows, err := s.r.QueryContext(ctx, customerHistorySQL, convID, seq, n)
 	if err != nil {
 		return nil, fmt.Errorf("store: customer history of %d: %w", convID, err)
 	}
-	return collectMessages(rows, convID)
+	defer rows.Close()
+	var out []concierge.Message
+	for rows.Next() {
+		m := concierge.Message{ConversationID: convID, Sender: concierge.SenderUser}
+		if err := rows.Scan(&m.ID, &m.Seq, &m.Text); err != nil {
+			return nil, fmt.Errorf("store: customer history of %d: %w", convID, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: customer history of %d: %w", convID, err)
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 // Message returns one message by id.

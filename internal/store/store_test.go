@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -311,5 +312,34 @@ func TestCustomerHistoryIsTheCustomersLastMessagesUpToSeq(t *testing.T) {
 	}
 	if fmt.Sprint(texts) != "[question 2 question 3]" {
 		t.Fatalf("history up to seq 5, last 2: %v", texts)
+	}
+}
+
+// Routing and the bot read a conversation's customer messages on every turn; both reads
+// must find them in messages_customer, the history without touching the table (see
+// migration 0700 for why that matters under load).
+func TestCustomerMessagesAreReadFromTheirIndex(t *testing.T) {
+	s := openTest(t, "")
+	for _, c := range []struct{ name, query, want string }{
+		{"UserMessages", userMessagesSQL, "USING INDEX messages_customer"},
+		{"CustomerHistory", customerHistorySQL, "USING COVERING INDEX messages_customer"},
+	} {
+		rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+c.query, 1, 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if len(plan) != 1 || !strings.Contains(plan[0], c.want) {
+			t.Errorf("%s: plan %q, want one step %s", c.name, plan, c.want)
+		}
 	}
 }
