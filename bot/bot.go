@@ -776,10 +776,9 @@ func (tr *turn) articleReply(a *kb.Article) (text, html string) {
 			return t, h
 		}
 	}
-	body := a.Body
-	text = strings.TrimSpace(a.Title + "\n\n" + strings.TrimSpace(tr.b.render.Text(body)))
+	body, html := tr.idx.render(a, tr.b.render)
+	text = strings.TrimSpace(a.Title + "\n\n" + body)
 	text += "\n\n" + tr.say("read_more", "url", url)
-	html = tr.b.render.HTML("**" + escapeMarkdown(a.Title) + "**\n\n" + body)
 	html += `<p class="article-link"><a href="` + htmlEscape(url) + `" target="_blank" rel="noopener">` +
 		htmlEscape(tr.say("read_more", "url", a.Title)) + `</a></p>`
 	return text, html

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/conciergehq/concierge/kb"
@@ -32,6 +33,11 @@ type DetailKind struct {
 type Details struct {
 	kinds map[string]*DetailKind
 	order []string // extraction order: the most specific shapes first
+	// patterns caches articles' compiled detail patterns (pattern → *regexp.Regexp):
+	// ForArticle runs on every turn that asks for or checks a detail, and compiling
+	// was 2 % of the server's CPU under load. Patterns come from the KB, so the cache
+	// grows only with edits to them.
+	patterns sync.Map
 }
 
 // The built-in kinds. Find patterns need an anchor word or an unmistakable shape, so a
@@ -114,7 +120,7 @@ func (d *Details) Kind(name string) *DetailKind {
 func (d *Details) ForArticle(ad kb.Detail) (*DetailKind, error) {
 	base := *d.Kind(ad.Name)
 	if ad.Pattern != "" {
-		re, err := regexp.Compile(anchored(ad.Pattern))
+		re, err := d.pattern(ad.Pattern)
 		if err != nil {
 			return nil, fmt.Errorf("bot: detail %s: pattern: %w", ad.Name, err)
 		}
@@ -128,6 +134,19 @@ func (d *Details) ForArticle(ad kb.Detail) (*DetailKind, error) {
 		base.Prompt = ad.Prompt
 	}
 	return &base, nil
+}
+
+// pattern compiles an article's detail pattern once (anchored: the whole answer must match).
+func (d *Details) pattern(p string) (*regexp.Regexp, error) {
+	if re, ok := d.patterns.Load(p); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(anchored(p))
+	if err != nil {
+		return nil, err
+	}
+	d.patterns.Store(p, re)
+	return re, nil
 }
 
 func anchored(p string) string {

@@ -88,7 +88,14 @@ func TestValidateDetailReplies(t *testing.T) {
 	if got := custom.Extract("see TCK-54321 and order 123456"); got["ticket"] != "TCK-54321" || got["order_number"] != "123456" {
 		t.Errorf("custom kind extraction = %v", got)
 	}
-	if _, err := d.ForArticle(kb.Detail{Name: "x", Pattern: "("}); err == nil {
-		t.Error("a broken article pattern must be an error")
+	for range 2 { // the second time from the cache of compiled patterns
+		if _, err := d.ForArticle(kb.Detail{Name: "x", Pattern: "("}); err == nil {
+			t.Error("a broken article pattern must be an error")
+		}
+	}
+	// Another article with the same pattern shares the compiled pattern, not the rest.
+	other, err := d.ForArticle(kb.Detail{Name: "membership", Pattern: `M-\d{6}`, Example: "M-000001"})
+	if err != nil || other.Valid != article.Valid || other.Example != "M-000001" || article.Example != "M-123456" {
+		t.Errorf("second article: %v, same pattern %v, examples %q %q", err, other.Valid == article.Valid, other.Example, article.Example)
 	}
 }
