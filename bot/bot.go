@@ -385,8 +385,9 @@ func (tr *turn) frustrated() bool {
 	if len(tokenize(tr.text)) < 3 {
 		return false
 	}
+	mine := stemSet(tr.text)
 	for _, h := range tr.t.History {
-		if h.Sender == concierge.SenderUser && h.ID != tr.t.Message.ID && similarWords(h.Text, tr.text) >= 0.8 {
+		if h.Sender == concierge.SenderUser && h.ID != tr.t.Message.ID && overlap(stemSet(h.Text), mine) >= 0.8 {
 			return true
 		}
 	}

@@ -234,10 +234,9 @@ func isShouting(text string) bool {
 	return letters >= 12 && upper*10 >= letters*7
 }
 
-// similarWords is the Jaccard overlap of two messages' word stems (CJK: characters):
-// a repeat of the same question scores near 1.
-func similarWords(a, b string) float64 {
-	sa, sb := stemSet(a), stemSet(b)
+// overlap is the Jaccard overlap of two messages' stem sets (see stemSet; 0 when either
+// has fewer than two): a repeat of the same question scores near 1.
+func overlap(sa, sb map[string]bool) float64 {
 	if len(sa) < 2 || len(sb) < 2 {
 		return 0
 	}
@@ -250,6 +249,8 @@ func similarWords(a, b string) float64 {
 	return float64(inter) / float64(len(sa)+len(sb)-inter)
 }
 
+// stemSet is the set of a message's word stems (CJK: characters), a contraction counted
+// as its verb and "not".
 func stemSet(s string) map[string]bool {
 	m := map[string]bool{}
 	for _, t := range tokenize(s) {

@@ -71,13 +71,13 @@ func TestMood(t *testing.T) {
 }
 
 func TestRepeatsAndFollowUps(t *testing.T) {
-	if s := similarWords("my card still hasn't arrived", "My card still hasnt arrived!"); s < 0.8 {
+	if s := overlap(stemSet("my card still hasn't arrived"), stemSet("My card still hasnt arrived!")); s < 0.8 {
 		t.Errorf("a repeated question scores %.2f", s)
 	}
-	if s := similarWords("my password does not work any more", "my password doesn't work any more!"); s < 0.8 {
+	if s := overlap(stemSet("my password does not work any more"), stemSet("my password doesn't work any more!")); s < 0.8 {
 		t.Errorf("a repeat with a contraction scores %.2f", s)
 	}
-	if s := similarWords("my card still hasn't arrived", "how do I change my PIN"); s > 0.3 {
+	if s := overlap(stemSet("my card still hasn't arrived"), stemSet("how do I change my PIN")); s > 0.3 {
 		t.Errorf("different questions score %.2f", s)
 	}
 	for _, s := range []string{"and on Windows?", "what about Android", "那苹果手机呢？", "also for business accounts?"} {
