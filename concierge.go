@@ -162,6 +162,9 @@ type Conversation struct {
 	AssigneeID int64 `json:"assignee_id,omitempty"`
 	// LastSeq is the sequence number of the newest message.
 	LastSeq int64 `json:"last_seq"`
+	// LastUserSeq is the sequence number of the customer's newest message; while it is
+	// above HandledSeq, the gateway has messages to route.
+	LastUserSeq int64 `json:"-"`
 	// HandledSeq is the newest user message the gateway has routed; a restart routes the rest.
 	HandledSeq int64 `json:"handled_seq"`
 	// BotState is the triage bot's memory between turns (pending question, offered

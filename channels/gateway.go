@@ -152,6 +152,16 @@ type Gateway struct {
 	wake   chan struct{}
 	// started lets Receive time the route of each message (store → bot reply stored).
 	started sync.Map // conversation id → time the newest unrouted message was stored
+	// latest holds each conversation's newest stored customer message until it is
+	// routed, so routing the usual single new message needs no read (see unrouted).
+	latest sync.Map // conversation id → *received
+}
+
+// received is a customer message as Receive stored it, with the seq of the customer's
+// message before it.
+type received struct {
+	msg  concierge.Message
+	prev int64
 }
 
 // New returns a gateway. Register adapters and set the responder and handoff before Run.
@@ -239,6 +249,7 @@ func (g *Gateway) Receive(ctx context.Context, in concierge.Inbound) (store.Rece
 	if !rec.Message.Edited {
 		g.started.LoadOrStore(rec.Conversation.ID, g.now())
 	}
+	g.latest.Store(rec.Conversation.ID, &received{msg: rec.Message, prev: rec.PrevUserSeq})
 	g.dispatch(rec.Conversation.ID)
 	return rec, nil
 }
@@ -386,7 +397,7 @@ func (g *Gateway) route(ctx context.Context, convID int64) {
 				continue // the status changed; route what is left accordingly
 			}
 		}
-		msgs, err := g.store.UserMessages(ctx, convID, conv.HandledSeq, routeBatch)
+		msgs, err := g.unrouted(ctx, conv)
 		if err != nil {
 			g.log.Error().Err(err).Int64("conversation", convID).Msg("cannot load messages to route")
 			return
@@ -410,6 +421,28 @@ func (g *Gateway) route(ctx context.Context, convID int64) {
 			return
 		}
 	}
+}
+
+// unrouted returns the conversation's customer messages after HandledSeq, oldest first,
+// at most routeBatch. conv says whether there are any (LastUserSeq > HandledSeq), and
+// usually there is one, which Receive just stored: when the customer's newest message
+// is the one Receive kept and the customer's message before it was routed already,
+// nothing else can be unrouted. Only otherwise (a burst, a restart) is the store read.
+func (g *Gateway) unrouted(ctx context.Context, conv concierge.Conversation) ([]concierge.Message, error) {
+	v, kept := g.latest.Load(conv.ID)
+	if conv.LastUserSeq <= conv.HandledSeq {
+		if kept {
+			g.latest.CompareAndDelete(conv.ID, v)
+		}
+		return nil, nil
+	}
+	if kept {
+		if r := v.(*received); r.msg.Seq == conv.LastUserSeq && r.prev <= conv.HandledSeq {
+			g.latest.CompareAndDelete(conv.ID, v)
+			return []concierge.Message{r.msg}, nil
+		}
+	}
+	return g.store.UserMessages(ctx, conv.ID, conv.HandledSeq, routeBatch)
 }
 
 // routeOne routes one message. When it knows the conversation as the message left it

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 type echoBot struct {
 	mu   sync.Mutex
 	seen map[int64][]string
+	// gate, when set, holds each answer until it is closed.
+	gate chan struct{}
 }
 
 func (b *echoBot) Respond(ctx context.Context, t Turn) (concierge.Reply, error) {
@@ -29,7 +32,11 @@ func (b *echoBot) Respond(ctx context.Context, t Turn) (concierge.Reply, error) 
 		b.seen = map[int64][]string{}
 	}
 	b.seen[t.Conversation.ID] = append(b.seen[t.Conversation.ID], t.Message.Text)
+	gate := b.gate
 	b.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	r := concierge.Reply{
 		Messages: []concierge.Outgoing{{Sender: concierge.SenderBot, Text: "echo: " + t.Message.Text}},
 		Decision: concierge.Decision{Action: "answer", Query: t.Message.Text},
@@ -99,10 +106,22 @@ func (a *recordingAdapter) Deliver(ctx context.Context, d Delivery) (string, err
 	return fmt.Sprintf("ext-%d", d.Message.ID), nil
 }
 
+// countingStore is the real store, counting the reads of unrouted messages.
+type countingStore struct {
+	*store.Store
+	unroutedReads atomic.Int64
+}
+
+func (s *countingStore) UserMessages(ctx context.Context, convID, afterSeq int64, limit int) ([]concierge.Message, error) {
+	s.unroutedReads.Add(1)
+	return s.Store.UserMessages(ctx, convID, afterSeq, limit)
+}
+
 type harness struct {
 	t       *testing.T
 	path    string
 	st      *store.Store
+	counted *countingStore
 	bus     *bus.Bus
 	gw      *Gateway
 	bot     *echoBot
@@ -125,7 +144,8 @@ func newHarness(t *testing.T, path string) *harness {
 	h := &harness{t: t, path: path, st: st, bus: bus.New(), bot: &echoBot{},
 		adapter: &recordingAdapter{name: "chat", got: make(chan string, 100)}}
 	h.handoff = &queueHandoff{st: st}
-	h.gw = New(st, h.bus, nil, log, Options{Workers: 4, OutboxScan: 20 * time.Millisecond})
+	h.counted = &countingStore{Store: st}
+	h.gw = New(h.counted, h.bus, nil, log, Options{Workers: 4, OutboxScan: 20 * time.Millisecond})
 	h.gw.SetResponder(h.bot)
 	h.gw.SetHandoff(h.handoff)
 	if err := h.gw.Register(h.adapter); err != nil {
@@ -206,6 +226,65 @@ func TestBotConversationsAreAnsweredInOrderAndDelivered(t *testing.T) {
 	c, _ := h.st.Conversation(context.Background(), conv)
 	if c.HandledSeq != lastUser || c.LastSeq != 10 {
 		t.Fatalf("handled %d last %d, want %d (the last question) and 10", c.HandledSeq, c.LastSeq, lastUser)
+	}
+}
+
+// A customer who waits for each answer has one unrouted message at a time: routing takes
+// it from Receive instead of reading it back. Messages that pile up while the bot works
+// (an edit among them) are read from the store and routed in order, leaving nothing.
+func TestRoutingTakesTheJustStoredMessageWhenNothingElseWaits(t *testing.T) {
+	h := newHarness(t, "")
+	// The first message may meet the start-up scan for messages a previous run left.
+	conv := h.receive("alice", "q0").Conversation.ID
+	h.waitDelivered("echo: q0")
+	h.counted.unroutedReads.Store(0)
+	for i := 1; i < 4; i++ {
+		h.receive("alice", fmt.Sprintf("q%d", i))
+		h.waitDelivered(fmt.Sprintf("echo: q%d", i))
+	}
+	if n := h.counted.unroutedReads.Load(); n != 0 {
+		t.Errorf("three answered one by one read unrouted messages %d times, want 0", n)
+	}
+	gate := make(chan struct{})
+	h.bot.mu.Lock()
+	h.bot.gate = gate
+	h.bot.mu.Unlock()
+	h.receive("alice", "q4")
+	waitUntil(t, "the bot to take q4", func() bool {
+		h.bot.mu.Lock()
+		defer h.bot.mu.Unlock()
+		return len(h.bot.seen[conv]) == 5
+	})
+	ctx := context.Background()
+	if _, err := h.gw.Receive(ctx, concierge.Inbound{Channel: "chat", ContactID: "alice", MessageID: "e1",
+		Text: "q3, edited", Edited: true}); err != nil {
+		t.Fatal(err)
+	}
+	h.receive("alice", "q5")
+	h.receive("alice", "q6")
+	close(gate)
+	h.waitDelivered("echo: q4", "echo: q5", "echo: q6")
+	h.bot.mu.Lock()
+	seen := fmt.Sprint(h.bot.seen[conv])
+	h.bot.mu.Unlock()
+	if seen != "[q0 q1 q2 q3 q4 q5 q6]" {
+		t.Errorf("bot saw %s", seen)
+	}
+	if h.counted.unroutedReads.Load() == 0 {
+		t.Error("three messages that arrived together were routed without reading the store")
+	}
+	waitUntil(t, "everything routed", func() bool {
+		c, err := h.st.Conversation(ctx, conv)
+		ids, _ := h.st.Unrouted(ctx)
+		return err == nil && c.HandledSeq == c.LastUserSeq && len(ids) == 0
+	})
+	ms, err := h.st.UserMessages(ctx, conv, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := h.st.Conversation(ctx, conv)
+	if last := ms[len(ms)-1]; last.Text != "q6" || c.HandledSeq != last.Seq {
+		t.Errorf("handled up to %d, the customer's last message is %q at %d", c.HandledSeq, last.Text, last.Seq)
 	}
 }
 

@@ -25,6 +25,9 @@ type Received struct {
 	Started bool
 	// Rating: the message answers the satisfaction survey of a closed conversation.
 	Rating bool
+	// PrevUserSeq is the customer's message before this one in the conversation (its
+	// seq; 0 when none): when it was routed already, this is the only unrouted one.
+	PrevUserSeq int64
 }
 
 // Receive stores one inbound delivery durably: it finds or creates the contact, picks the
@@ -83,10 +86,11 @@ func (s *Store) Receive(ctx context.Context, in concierge.Inbound) (Received, er
 			Text: in.Text, Payload: in.StoredPayload(), Attachments: in.Attachments,
 			ExternalID: in.MessageID, Edited: in.Edited, CreatedAt: in.ReceivedAt.UTC(),
 		}
+		prev := conv.LastUserSeq
 		if err := insertMessage(ctx, tx, &conv, &m, false, now); err != nil {
 			return err
 		}
-		out.Contact, out.Conversation, out.Message = contact, conv, m
+		out.Contact, out.Conversation, out.Message, out.PrevUserSeq = contact, conv, m, prev
 		return nil
 	})
 	if errors.Is(err, errDuplicate) {
@@ -177,7 +181,7 @@ func insertMessage(ctx context.Context, tx *Tx, conv *concierge.Conversation, m 
 	// LastInsertId; the last_seq guard turns a stale conv into an error, never a gap.
 	m.Seq = conv.LastSeq + 1
 	q := `UPDATE conversations SET last_seq = ?, updated_at = ? WHERE id = ? AND last_seq = ?`
-	if m.Sender == concierge.SenderUser && !m.Edited {
+	if m.Sender == concierge.SenderUser {
 		q = `UPDATE conversations SET last_seq = ?, last_user_seq = last_seq + 1, updated_at = ? WHERE id = ? AND last_seq = ?`
 	}
 	res, err := tx.ExecContext(ctx, q, m.Seq, ms(now), conv.ID, conv.LastSeq)
@@ -211,6 +215,9 @@ func insertMessage(ctx context.Context, tx *Tx, conv *concierge.Conversation, m 
 		return fmt.Errorf("store: insert message into conversation %d: %w", conv.ID, err)
 	}
 	conv.LastSeq = m.Seq
+	if m.Sender == concierge.SenderUser {
+		conv.LastUserSeq = m.Seq
+	}
 	conv.UpdatedAt = now.UTC()
 	if outbox {
 		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (message_id, conversation_id, channel, next_attempt_at, updated_at)
@@ -525,7 +532,7 @@ func (s *Store) MergeConversationMeta(ctx context.Context, convID int64, meta ma
 }
 
 const conversationCols = `id, contact_id, channel, status, team, priority, language, details, meta, assignee_id,
-	last_seq, handled_seq, bot_state, pending_escalation, csat_pending, created_at, updated_at, closed_at`
+	last_seq, last_user_seq, handled_seq, bot_state, pending_escalation, csat_pending, created_at, updated_at, closed_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -536,7 +543,7 @@ func scanConversation(row scanner) (concierge.Conversation, error) {
 	var created, updated int64
 	var closed sql.NullInt64
 	err := row.Scan(&c.ID, &c.ContactID, &c.Channel, &c.Status, &c.Team, &c.Priority, &c.Language, &details, &meta,
-		&c.AssigneeID, &c.LastSeq, &c.HandledSeq, &botState, &pending, &c.CSATPending, &created, &updated, &closed)
+		&c.AssigneeID, &c.LastSeq, &c.LastUserSeq, &c.HandledSeq, &botState, &pending, &c.CSATPending, &created, &updated, &closed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, concierge.ErrNotFound
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -341,5 +341,39 @@ func TestCustomerMessagesAreReadFromTheirIndex(t *testing.T) {
 		if len(plan) != 1 || !strings.Contains(plan[0], c.want) {
 			t.Errorf("%s: plan %q, want one step %s", c.name, plan, c.want)
 		}
+	}
+}
+
+// Receive reports the customer's previous message and keeps LastUserSeq on the newest,
+// edits included: the gateway routes from them without reading messages back.
+func TestReceiveTracksTheCustomersNewestMessage(t *testing.T) {
+	s := openTest(t, "")
+	ctx := context.Background()
+	receive := func(id, text string, edited bool) Received {
+		t.Helper()
+		rec, err := s.Receive(ctx, concierge.Inbound{Channel: "web", ContactID: "v", MessageID: id, Text: text, Edited: edited})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	first := receive("m1", "hello", false)
+	if _, err := s.Append(ctx, first.Conversation.ID, concierge.Outgoing{Sender: concierge.SenderBot, Text: "hi"}, false); err != nil {
+		t.Fatal(err)
+	}
+	second := receive("m2", "where is my order", false)
+	edit := receive("m3", "where is my order 12345", true)
+	for _, c := range []struct {
+		name      string
+		rec       Received
+		seq, prev int64
+	}{{"first", first, 1, 0}, {"second", second, 3, 1}, {"edit", edit, 4, 3}} {
+		if c.rec.Message.Seq != c.seq || c.rec.PrevUserSeq != c.prev || c.rec.Conversation.LastUserSeq != c.seq {
+			t.Errorf("%s: seq %d, previous %d, conversation's newest %d; want %d, %d, %d", c.name, c.rec.Message.Seq,
+				c.rec.PrevUserSeq, c.rec.Conversation.LastUserSeq, c.seq, c.prev, c.seq)
+		}
+	}
+	if conv, err := s.Conversation(ctx, first.Conversation.ID); err != nil || conv.LastUserSeq != 4 {
+		t.Errorf("stored newest customer message %d, %v; want 4", conv.LastUserSeq, err)
 	}
 }
