@@ -437,8 +437,10 @@ func (g *Gateway) unrouted(ctx context.Context, conv concierge.Conversation) ([]
 		return nil, nil
 	}
 	if kept {
+		// Either way the kept message goes: the store read below covers it, and a
+		// conversation that ends after a burst must not keep it for good.
+		g.latest.CompareAndDelete(conv.ID, v)
 		if r := v.(*received); r.msg.Seq == conv.LastUserSeq && r.prev <= conv.HandledSeq {
-			g.latest.CompareAndDelete(conv.ID, v)
 			return []concierge.Message{r.msg}, nil
 		}
 	}

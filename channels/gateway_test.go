@@ -286,6 +286,9 @@ func TestRoutingTakesTheJustStoredMessageWhenNothingElseWaits(t *testing.T) {
 	if last := ms[len(ms)-1]; last.Text != "q6" || c.HandledSeq != last.Seq {
 		t.Errorf("handled up to %d, the customer's last message is %q at %d", c.HandledSeq, last.Text, last.Seq)
 	}
+	if _, kept := h.gw.latest.Load(conv); kept {
+		t.Error("the gateway still keeps a routed message of the conversation")
+	}
 }
 
 func TestRoutingFollowsTheConversationStatus(t *testing.T) {
