@@ -429,20 +429,18 @@ func (g *Gateway) route(ctx context.Context, convID int64) {
 // is the one Receive kept and the customer's message before it was routed already,
 // nothing else can be unrouted. Only otherwise (a burst, a restart) is the store read.
 func (g *Gateway) unrouted(ctx context.Context, conv concierge.Conversation) ([]concierge.Message, error) {
+	// Whatever happens, the kept message goes: it is routed now, or the store read
+	// covers it, and a conversation that ends after a burst must not keep it for good.
+	// (A newer one Receive keeps meanwhile stays.)
 	v, kept := g.latest.Load(conv.ID)
+	if kept {
+		g.latest.CompareAndDelete(conv.ID, v)
+	}
 	if conv.LastUserSeq <= conv.HandledSeq {
-		if kept {
-			g.latest.CompareAndDelete(conv.ID, v)
-		}
 		return nil, nil
 	}
-	if kept {
-		// Either way the kept message goes: the store read below covers it, and a
-		// conversation that ends after a burst must not keep it for good.
-		g.latest.CompareAndDelete(conv.ID, v)
-		if r := v.(*received); r.msg.Seq == conv.LastUserSeq && r.prev <= conv.HandledSeq {
-			return []concierge.Message{r.msg}, nil
-		}
+	if r, ok := v.(*received); ok && r.msg.Seq == conv.LastUserSeq && r.prev <= conv.HandledSeq {
+		return []concierge.Message{r.msg}, nil
 	}
 	return g.store.UserMessages(ctx, conv.ID, conv.HandledSeq, routeBatch)
 }
